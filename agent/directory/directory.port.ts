@@ -1,0 +1,50 @@
+import type { PasswordPolicySummary } from "../../shared/domain/password-policy.js";
+
+/** An on-premises AD account, as found through the sync store. */
+export interface AccountRef {
+  /** DNS name of the account's domain, e.g. corp.example.com. */
+  domain: string;
+  distinguishedName: string;
+  /** objectGUID as a lowercase GUID string. */
+  objectGuid: string;
+}
+
+export interface AccountState {
+  ref: AccountRef;
+  sAMAccountName: string;
+  userPrincipalName: string | undefined;
+  /** adminCount=1: member of a protected group. */
+  protected: boolean;
+  disabled: boolean;
+  lockedOut: boolean;
+}
+
+export interface ResetOptions {
+  unlockAccount: boolean;
+  forceChangeAtNextLogon: boolean;
+}
+
+export interface DirectoryHealth {
+  domain: string;
+  status: "healthy" | "degraded" | "unreachable";
+  detail?: string;
+}
+
+/**
+ * One AD forest/domain set as the agent writes to it. Failures are thrown as
+ * AppError with an agent outcome code (PASSWORD_POLICY_VIOLATION with a reason,
+ * WRONG_CURRENT_PASSWORD, ACCOUNT_LOCKED, ACCOUNT_DISABLED, ONPREM_PERMISSION_DENIED,
+ * ONPREM_DIRECTORY_UNAVAILABLE, USER_NOT_FOUND, ...). Passwords are UTF-8 Buffers owned
+ * by the caller, which zeroes them afterwards; implementations never log them.
+ */
+export interface DirectoryService {
+  readAccount(ref: AccountRef): Promise<AccountState | undefined>;
+  /** Admin reset: history enforced (policy hints control), optional unlock and must-change. */
+  resetPassword(ref: AccountRef, newPassword: Buffer, options: ResetOptions): Promise<void>;
+  /** User change: remove old + add new in one modify. */
+  changePassword(ref: AccountRef, currentPassword: Buffer, newPassword: Buffer): Promise<void>;
+  unlockAccount(ref: AccountRef): Promise<void>;
+  passwordPolicy(domain: string): Promise<PasswordPolicySummary>;
+  health(): Promise<DirectoryHealth[]>;
+  close(): Promise<void>;
+}

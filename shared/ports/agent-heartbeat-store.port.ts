@@ -1,0 +1,24 @@
+import type { PasswordPolicySummary } from "../domain/password-policy.js";
+
+export interface ConnectorHealth {
+  domain: string;
+  status: "healthy" | "degraded" | "unreachable";
+  detail?: string | undefined;
+}
+
+export interface AgentHeartbeat {
+  tenantId: string;
+  agentId: string;
+  agentVersion: string;
+  sentAt: Date;
+  receivedAt: Date;
+  policy: PasswordPolicySummary;
+  connectors: ConnectorHealth[];
+  keyVersions: number[];
+}
+
+export interface AgentHeartbeatStore {
+  /** Keeps the latest heartbeat per tenant; an older one never overwrites a newer one. */
+  record(heartbeat: AgentHeartbeat): Promise<void>;
+  latest(tenantId: string): Promise<AgentHeartbeat | undefined>;
+}

@@ -1,0 +1,35 @@
+/** A version of a tenant's symmetric package key (AES-256). */
+export interface PackageKey {
+  version: number;
+  key: Buffer;
+  createdAt: Date;
+  /** When the agent confirmed it holds this version; undefined until then. */
+  acknowledgedAt: Date | undefined;
+}
+
+export interface PackageKeyInfo {
+  version: number;
+  createdAt: Date;
+  acknowledgedAt: Date | undefined;
+}
+
+/**
+ * Per-tenant key material: package key versions and the agent's RSA public key.
+ * Implementations translate store failures into AppError KEY_STORE_UNAVAILABLE.
+ */
+export interface TenantKeyRing {
+  /** The newest acknowledged package key: the one requests are sealed with. */
+  currentKey(tenantId: string): Promise<PackageKey | undefined>;
+  /** Any version (acknowledged or not), to open replies and build deliveries. */
+  keyVersion(tenantId: string, version: number): Promise<PackageKey | undefined>;
+  /** The newest version, acknowledged or not. */
+  latestKey(tenantId: string): Promise<PackageKey | undefined>;
+  /** Creates a new random version (not yet acknowledged) and returns it. */
+  createKey(tenantId: string, now: Date): Promise<PackageKey>;
+  markAcknowledged(tenantId: string, version: number, at: Date): Promise<void>;
+  /** SPKI PEM of the agent's RSA-2048 public key. */
+  agentPublicKey(tenantId: string): Promise<string | undefined>;
+  setAgentPublicKey(tenantId: string, publicKeyPem: string): Promise<void>;
+  /** Tenants that have any package key (for the rotation timer). */
+  tenantsWithKeys(): Promise<string[]>;
+}

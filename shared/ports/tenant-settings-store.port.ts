@@ -1,0 +1,25 @@
+export interface TenantSettings {
+  tenantId: string;
+  enabled: boolean;
+  allowUnlockWithoutReset: boolean;
+  updatedAt: Date;
+}
+
+export interface StoredTenantSettings extends TenantSettings {
+  /** Opaque concurrency token. */
+  etag: string;
+}
+
+export interface TenantSettingsStore {
+  get(tenantId: string): Promise<StoredTenantSettings | undefined>;
+  /**
+   * Writes settings. With expectedEtag, fails with ConcurrencyConflictError when another
+   * writer got there first; with expectedEtag null, only creates.
+   */
+  put(settings: TenantSettings, expectedEtag?: string | null): Promise<StoredTenantSettings>;
+  list(): Promise<StoredTenantSettings[]>;
+}
+
+export class ConcurrencyConflictError extends Error {
+  override readonly name = "ConcurrencyConflictError";
+}

@@ -1,0 +1,448 @@
+import type { KeyLike } from "node:crypto";
+import { BinaryReader, BinaryWriter, TruncatedError } from "./binary.js";
+import { bytesToUuid, uuidToBytes } from "./ids.js";
+import {
+  aesGcmOpen,
+  aesGcmSeal,
+  DecryptionError,
+  GCM_IV_BYTES,
+  randomIv,
+  randomKey,
+  rsaOaepDecrypt,
+  rsaOaepEncrypt,
+} from "./primitives.js";
+
+/**
+ * Wire format of every relay message (request, reply, control), version 1.
+ *
+ *   header  = magic "PW" | version u8 | kind u8 | operation u8 | keyVersion u32
+ *             | requestId 16 | expiresAt u48 ms | extension (u16 length + bytes) | iv 12
+ *   body    = AES-256-GCM(packageKey[keyVersion], iv, payload, aad = header || tenantId 16) || tag 16
+ *
+ * The tenant id is bound as additional data but not sent: the queue is the tenant's, and
+ * a message moved to another tenant's queue fails authentication there.
+ * Passwords travel inside the payload sealed once more under a one-time 256-bit key that
+ * is wrapped with RSA-2048 OAEP-SHA256 for the agent's public key (one OAEP block holds
+ * at most 190 bytes; passwords may be 256 characters and a change carries two).
+ */
+export const PROTOCOL_VERSION = 1;
+export const MAX_MESSAGE_BYTES = 1024;
+const MAGIC = Buffer.from("PW", "ascii");
+const ZERO_IV = Buffer.alloc(GCM_IV_BYTES);
+
+export const MESSAGE_KINDS = { request: 1, reply: 2, control: 3 } as const;
+export type MessageKind = keyof typeof MESSAGE_KINDS;
+
+export const OPERATIONS = { reset: 1, change: 2, unlock: 3, deliverKey: 4, disable: 5 } as const;
+export type Operation = keyof typeof OPERATIONS;
+export type PasswordOperation = "reset" | "change" | "unlock";
+
+export const INITIATOR_KINDS = ["user", "admin"] as const;
+export type InitiatorKind = (typeof INITIATOR_KINDS)[number];
+export const CHANNELS = [
+  "ssprPortal",
+  "accessPanel",
+  "office365",
+  "azurePortal",
+  "entraAdminCenter",
+  "m365AdminCenter",
+  "powershell",
+  "graph",
+] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export class MalformedEnvelopeError extends Error {
+  override readonly name = "MalformedEnvelopeError";
+}
+
+export interface EnvelopeHeader {
+  version: number;
+  kind: MessageKind;
+  operation: Operation;
+  keyVersion: number;
+  requestId: string;
+  expiresAt: Date;
+  extension: Buffer;
+  iv: Buffer;
+  /** The exact header bytes, bound as additional authenticated data. */
+  bytes: Buffer;
+}
+
+interface HeaderInput {
+  kind: MessageKind;
+  operation: Operation;
+  keyVersion: number;
+  requestId: string;
+  expiresAt: Date;
+  extension?: Uint8Array;
+  iv: Uint8Array;
+}
+
+function reverseLookup<T extends Record<string, number>>(table: T, value: number): keyof T | undefined {
+  return (Object.keys(table) as (keyof T)[]).find((k) => table[k] === value);
+}
+
+function encodeHeader(h: HeaderInput): Buffer {
+  return new BinaryWriter()
+    .raw(MAGIC)
+    .u8(PROTOCOL_VERSION)
+    .u8(MESSAGE_KINDS[h.kind])
+    .u8(OPERATIONS[h.operation])
+    .u32(h.keyVersion)
+    .raw(uuidToBytes(h.requestId))
+    .time(h.expiresAt)
+    .bytes16(h.extension ?? Buffer.alloc(0))
+    .raw(h.iv)
+    .toBuffer();
+}
+
+/** Reads the clear header without authenticating it: only to pick the key and route. */
+export function peekHeader(message: Uint8Array): { header: EnvelopeHeader; sealed: Buffer } {
+  const buffer = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  if (buffer.length > MAX_MESSAGE_BYTES) throw new MalformedEnvelopeError("message larger than 1024 bytes");
+  try {
+    const r = new BinaryReader(buffer);
+    if (!r.raw(2).equals(MAGIC)) throw new MalformedEnvelopeError("not a writeback message");
+    const version = r.u8();
+    if (version !== PROTOCOL_VERSION) throw new MalformedEnvelopeError(`unsupported protocol version ${version}`);
+    const kind = reverseLookup(MESSAGE_KINDS, r.u8());
+    const operation = reverseLookup(OPERATIONS, r.u8());
+    if (kind === undefined || operation === undefined) throw new MalformedEnvelopeError("unknown kind or operation");
+    const keyVersion = r.u32();
+    const requestId = bytesToUuid(r.raw(16));
+    const expiresAt = r.time();
+    const extension = Buffer.from(r.bytes16());
+    const iv = Buffer.from(r.raw(GCM_IV_BYTES));
+    const bytes = Buffer.from(buffer.subarray(0, r.position));
+    return { header: { version, kind, operation, keyVersion, requestId, expiresAt, extension, iv, bytes }, sealed: r.rest() };
+  } catch (e) {
+    if (e instanceof TruncatedError) throw new MalformedEnvelopeError("message truncated");
+    throw e;
+  }
+}
+
+function aad(headerBytes: Buffer, tenantId: string): Buffer {
+  return Buffer.concat([headerBytes, uuidToBytes(tenantId)]);
+}
+
+function seal(header: HeaderInput, tenantId: string, key: Uint8Array, payload: Buffer): Buffer {
+  const headerBytes = encodeHeader(header);
+  const sealed = aesGcmSeal(key, header.iv, payload, aad(headerBytes, tenantId));
+  const message = Buffer.concat([headerBytes, sealed]);
+  if (message.length > MAX_MESSAGE_BYTES) throw new RangeError("sealed message exceeds 1024 bytes");
+  return message;
+}
+
+/** Looks up a package key by version; undefined when the version is unknown or no longer accepted. */
+export type PackageKeyLookup = (keyVersion: number) => Uint8Array | undefined;
+
+export class UnknownKeyVersionError extends Error {
+  override readonly name = "UnknownKeyVersionError";
+}
+
+function open(message: Uint8Array, tenantId: string, keyFor: PackageKeyLookup): { header: EnvelopeHeader; payload: Buffer } {
+  const { header, sealed } = peekHeader(message);
+  const key = keyFor(header.keyVersion);
+  if (key === undefined) throw new UnknownKeyVersionError(`key version ${header.keyVersion} is not accepted`);
+  return { header, payload: aesGcmOpen(key, header.iv, sealed, aad(header.bytes, tenantId)) };
+}
+
+// ---------------------------------------------------------------- requests
+
+export interface RequestFlags {
+  unlockAccount: boolean;
+  forceChangeAtNextLogon: boolean;
+  /** A change forced by password expiry rather than a voluntary one. */
+  expired: boolean;
+}
+
+export interface PasswordRequest {
+  tenantId: string;
+  requestId: string;
+  operation: PasswordOperation;
+  keyVersion: number;
+  issuedAt: Date;
+  expiresAt: Date;
+  traceId: string;
+  cloudAnchor: string;
+  initiator: { kind: InitiatorKind; channel: Channel };
+  flags: RequestFlags;
+}
+
+export interface SealRequestInput extends PasswordRequest {
+  packageKey: Uint8Array;
+  agentPublicKey: KeyLike;
+  /** UTF-8 bytes; the caller zeroes them after sealing. */
+  newPassword?: Uint8Array;
+  currentPassword?: Uint8Array;
+  /** Fixed randomness, for test vectors only. */
+  randomness?: { iv: Uint8Array; passwordKey: Uint8Array };
+}
+
+export interface OpenedPasswordRequest extends PasswordRequest {
+  /** UTF-8 bytes; the receiver must zero them after use. */
+  newPassword?: Buffer;
+  currentPassword?: Buffer;
+}
+
+function flagsByte(f: RequestFlags): number {
+  return (f.unlockAccount ? 1 : 0) | (f.forceChangeAtNextLogon ? 2 : 0) | (f.expired ? 4 : 0);
+}
+
+function passwordBlock(newPassword: Uint8Array | undefined, currentPassword: Uint8Array | undefined): Buffer {
+  return new BinaryWriter()
+    .bytes16(newPassword ?? Buffer.alloc(0))
+    .bytes16(currentPassword ?? Buffer.alloc(0))
+    .toBuffer();
+}
+
+export function sealRequest(input: SealRequestInput): Buffer {
+  const iv = input.randomness?.iv ?? randomIv();
+  let secrets = Buffer.alloc(0);
+  if (input.newPassword !== undefined || input.currentPassword !== undefined) {
+    const passwordKey = Buffer.from(input.randomness?.passwordKey ?? randomKey());
+    const block = passwordBlock(input.newPassword, input.currentPassword);
+    try {
+      const wrapped = rsaOaepEncrypt(input.agentPublicKey, passwordKey);
+      // The password key is used once, so a fixed nonce is safe; the request id binds it.
+      const sealedPasswords = aesGcmSeal(passwordKey, ZERO_IV, block, Buffer.concat([uuidToBytes(input.requestId), uuidToBytes(input.tenantId)]));
+      secrets = Buffer.concat([wrapped, sealedPasswords]);
+    } finally {
+      passwordKey.fill(0);
+      block.fill(0);
+    }
+  }
+  const payload = new BinaryWriter()
+    .time(input.issuedAt)
+    .raw(uuidToBytes(input.traceId))
+    .u8(flagsByte(input.flags))
+    .u8(INITIATOR_KINDS.indexOf(input.initiator.kind))
+    .u8(CHANNELS.indexOf(input.initiator.channel))
+    .text8(input.cloudAnchor)
+    .bytes16(secrets)
+    .toBuffer();
+  return seal(
+    { kind: "request", operation: input.operation, keyVersion: input.keyVersion, requestId: input.requestId, expiresAt: input.expiresAt, iv },
+    input.tenantId,
+    input.packageKey,
+    payload,
+  );
+}
+
+export interface OpenRequestOptions {
+  tenantId: string;
+  keyFor: PackageKeyLookup;
+  agentPrivateKey: KeyLike;
+}
+
+export function openRequest(message: Uint8Array, options: OpenRequestOptions): OpenedPasswordRequest {
+  const { header, payload } = open(message, options.tenantId, options.keyFor);
+  if (header.kind !== "request") throw new MalformedEnvelopeError("not a request");
+  if (header.operation !== "reset" && header.operation !== "change" && header.operation !== "unlock") {
+    throw new MalformedEnvelopeError("not a password operation");
+  }
+  try {
+    const r = new BinaryReader(payload);
+    const issuedAt = r.time();
+    const traceId = bytesToUuid(r.raw(16));
+    const flags = r.u8();
+    const kind = INITIATOR_KINDS[r.u8()];
+    const channel = CHANNELS[r.u8()];
+    if (kind === undefined || channel === undefined) throw new MalformedEnvelopeError("unknown initiator");
+    const cloudAnchor = r.text8();
+    const secrets = r.bytes16();
+    r.expectEnd();
+    const opened: OpenedPasswordRequest = {
+      tenantId: options.tenantId,
+      requestId: header.requestId,
+      operation: header.operation,
+      keyVersion: header.keyVersion,
+      issuedAt,
+      expiresAt: header.expiresAt,
+      traceId,
+      cloudAnchor,
+      initiator: { kind, channel },
+      flags: { unlockAccount: (flags & 1) !== 0, forceChangeAtNextLogon: (flags & 2) !== 0, expired: (flags & 4) !== 0 },
+    };
+    if (secrets.length > 0) {
+      const passwordKey = rsaOaepDecrypt(options.agentPrivateKey, secrets.subarray(0, 256));
+      try {
+        const block = aesGcmOpen(passwordKey, ZERO_IV, secrets.subarray(256), Buffer.concat([uuidToBytes(header.requestId), uuidToBytes(options.tenantId)]));
+        const pr = new BinaryReader(block);
+        const next = Buffer.from(pr.bytes16());
+        const current = Buffer.from(pr.bytes16());
+        pr.expectEnd();
+        block.fill(0);
+        if (next.length > 0) opened.newPassword = next;
+        if (current.length > 0) opened.currentPassword = current;
+      } finally {
+        passwordKey.fill(0);
+      }
+    }
+    return opened;
+  } catch (e) {
+    if (e instanceof TruncatedError) throw new MalformedEnvelopeError("payload truncated");
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- replies
+
+export interface PasswordReply {
+  requestId: string;
+  operation: Operation;
+  keyVersion: number;
+  expiresAt: Date;
+  completedAt: Date;
+  /** "succeeded" or an agent outcome code from the error catalog. */
+  outcome: string;
+  /** Policy reason for PASSWORD_POLICY_VIOLATION, else "". */
+  reason: string;
+  agentVersion: string;
+  /** Secret-free diagnostic for admins (for example an AD extended error code). */
+  diagnostic: string;
+}
+
+export function sealReply(reply: PasswordReply, tenantId: string, packageKey: Uint8Array, iv: Uint8Array = randomIv()): Buffer {
+  const payload = new BinaryWriter()
+    .time(reply.completedAt)
+    .text8(reply.outcome)
+    .text8(reply.reason)
+    .text8(reply.agentVersion)
+    .text8(reply.diagnostic.slice(0, 120))
+    .toBuffer();
+  return seal(
+    { kind: "reply", operation: reply.operation, keyVersion: reply.keyVersion, requestId: reply.requestId, expiresAt: reply.expiresAt, iv },
+    tenantId,
+    packageKey,
+    payload,
+  );
+}
+
+export function openReply(message: Uint8Array, tenantId: string, keyFor: PackageKeyLookup): PasswordReply {
+  const { header, payload } = open(message, tenantId, keyFor);
+  if (header.kind !== "reply") throw new MalformedEnvelopeError("not a reply");
+  try {
+    const r = new BinaryReader(payload);
+    const reply: PasswordReply = {
+      requestId: header.requestId,
+      operation: header.operation,
+      keyVersion: header.keyVersion,
+      expiresAt: header.expiresAt,
+      completedAt: r.time(),
+      outcome: r.text8(),
+      reason: r.text8(),
+      agentVersion: r.text8(),
+      diagnostic: r.text8(),
+    };
+    r.expectEnd();
+    return reply;
+  } catch (e) {
+    if (e instanceof TruncatedError) throw new MalformedEnvelopeError("payload truncated");
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- control messages
+
+export type KeyDeliveryPurpose = "enable" | "rotate";
+const PURPOSES: readonly KeyDeliveryPurpose[] = ["enable", "rotate"];
+
+export interface KeyDelivery {
+  requestId: string;
+  keyVersion: number;
+  issuedAt: Date;
+  expiresAt: Date;
+  traceId: string;
+  purpose: KeyDeliveryPurpose;
+  /** 0 when there is none. */
+  previousKeyVersion: number;
+  /** Until when the agent keeps accepting the previous version (the overlap). */
+  previousValidUntil: Date;
+}
+
+/** A new package key, wrapped for the agent's public key and sealed under itself. */
+export function sealKeyDelivery(delivery: KeyDelivery, tenantId: string, newKey: Uint8Array, agentPublicKey: KeyLike): Buffer {
+  const payload = new BinaryWriter()
+    .time(delivery.issuedAt)
+    .raw(uuidToBytes(delivery.traceId))
+    .u8(PURPOSES.indexOf(delivery.purpose))
+    .u32(delivery.previousKeyVersion)
+    .time(delivery.previousValidUntil)
+    .toBuffer();
+  return seal(
+    {
+      kind: "control",
+      operation: "deliverKey",
+      keyVersion: delivery.keyVersion,
+      requestId: delivery.requestId,
+      expiresAt: delivery.expiresAt,
+      extension: rsaOaepEncrypt(agentPublicKey, newKey),
+      iv: randomIv(),
+    },
+    tenantId,
+    newKey,
+    payload,
+  );
+}
+
+export function openKeyDelivery(message: Uint8Array, tenantId: string, agentPrivateKey: KeyLike): { delivery: KeyDelivery; key: Buffer } {
+  const { header } = peekHeader(message);
+  if (header.kind !== "control" || header.operation !== "deliverKey") throw new MalformedEnvelopeError("not a key delivery");
+  const key = rsaOaepDecrypt(agentPrivateKey, header.extension);
+  try {
+    const { payload } = open(message, tenantId, (v) => (v === header.keyVersion ? key : undefined));
+    const r = new BinaryReader(payload);
+    const issuedAt = r.time();
+    const traceId = bytesToUuid(r.raw(16));
+    const purpose = PURPOSES[r.u8()];
+    if (purpose === undefined) throw new MalformedEnvelopeError("unknown purpose");
+    const previousKeyVersion = r.u32();
+    const previousValidUntil = r.time();
+    r.expectEnd();
+    return {
+      key,
+      delivery: { requestId: header.requestId, keyVersion: header.keyVersion, issuedAt, expiresAt: header.expiresAt, traceId, purpose, previousKeyVersion, previousValidUntil },
+    };
+  } catch (e) {
+    key.fill(0);
+    if (e instanceof TruncatedError) throw new MalformedEnvelopeError("payload truncated");
+    throw e;
+  }
+}
+
+export interface DisableNotice {
+  requestId: string;
+  keyVersion: number;
+  issuedAt: Date;
+  expiresAt: Date;
+  traceId: string;
+}
+
+/** Tells the agent to discard its keys; sealed under the current key so only the backend can send it. */
+export function sealDisable(notice: DisableNotice, tenantId: string, packageKey: Uint8Array): Buffer {
+  const payload = new BinaryWriter().time(notice.issuedAt).raw(uuidToBytes(notice.traceId)).toBuffer();
+  return seal(
+    { kind: "control", operation: "disable", keyVersion: notice.keyVersion, requestId: notice.requestId, expiresAt: notice.expiresAt, iv: randomIv() },
+    tenantId,
+    packageKey,
+    payload,
+  );
+}
+
+export function openDisable(message: Uint8Array, tenantId: string, keyFor: PackageKeyLookup): DisableNotice {
+  const { header, payload } = open(message, tenantId, keyFor);
+  if (header.kind !== "control" || header.operation !== "disable") throw new MalformedEnvelopeError("not a disable notice");
+  try {
+    const r = new BinaryReader(payload);
+    const issuedAt = r.time();
+    const traceId = bytesToUuid(r.raw(16));
+    r.expectEnd();
+    return { requestId: header.requestId, keyVersion: header.keyVersion, issuedAt, expiresAt: header.expiresAt, traceId };
+  } catch (e) {
+    if (e instanceof TruncatedError) throw new MalformedEnvelopeError("payload truncated");
+    throw e;
+  }
+}
+
+export { DecryptionError };

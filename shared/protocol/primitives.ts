@@ -1,0 +1,52 @@
+import { constants, createCipheriv, createDecipheriv, privateDecrypt, publicEncrypt, randomBytes, type KeyLike } from "node:crypto";
+
+export const AES_KEY_BYTES = 32;
+export const GCM_IV_BYTES = 12;
+export const GCM_TAG_BYTES = 16;
+export const RSA_BLOCK_BYTES = 256;
+
+export class DecryptionError extends Error {
+  override readonly name = "DecryptionError";
+}
+
+export function aesGcmSeal(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+  if (key.length !== AES_KEY_BYTES) throw new RangeError("AES-256 key must be 32 bytes");
+  const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: GCM_TAG_BYTES });
+  cipher.setAAD(aad);
+  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+export function aesGcmOpen(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+  if (key.length !== AES_KEY_BYTES) throw new RangeError("AES-256 key must be 32 bytes");
+  if (sealed.length < GCM_TAG_BYTES) throw new DecryptionError("sealed data too short");
+  const body = sealed.subarray(0, sealed.length - GCM_TAG_BYTES);
+  const tag = sealed.subarray(sealed.length - GCM_TAG_BYTES);
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: GCM_TAG_BYTES });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(body), decipher.final()]);
+  } catch {
+    throw new DecryptionError("authentication failed");
+  }
+}
+
+export function rsaOaepEncrypt(publicKey: KeyLike, plaintext: Uint8Array): Buffer {
+  return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, plaintext);
+}
+
+export function rsaOaepDecrypt(privateKey: KeyLike, ciphertext: Uint8Array): Buffer {
+  try {
+    return privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, ciphertext);
+  } catch {
+    throw new DecryptionError("RSA-OAEP decryption failed");
+  }
+}
+
+export function randomKey(): Buffer {
+  return randomBytes(AES_KEY_BYTES);
+}
+
+export function randomIv(): Buffer {
+  return randomBytes(GCM_IV_BYTES);
+}
