@@ -50,6 +50,11 @@ export const ERROR_CATALOG = {
     userMessage: "This request was already submitted with different details.",
     adminHint: "A requestId was reused for a different operation, user or initiator. Use a fresh UUID per operation and resend the same one only to retry.",
   },
+  SETTINGS_CONFLICT: {
+    status: 409,
+    userMessage: "The settings were changed by someone else at the same time.",
+    adminHint: "Read the settings again (GET .../writeback) and repeat the change.",
+  },
   OPERATION_NOT_FOUND: {
     status: 404,
     userMessage: "No such password operation.",

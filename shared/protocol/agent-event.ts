@@ -8,7 +8,9 @@ import { z } from "zod";
  * RSA private key (RSA-PSS-SHA256) and verified with the public key registered for the
  * tenant the event claims.
  *
- * Wire: u16 length | JSON (UTF-8) | signature (256 bytes).
+ * Wire: UTF-8 JSON `{"payload": base64(event JSON bytes), "signature": base64(RSA-PSS over those bytes)}`.
+ * JSON because the Functions Service Bus trigger hands JSON bodies over as objects; the
+ * payload stays base64 so the signed bytes are exactly the bytes verified.
  */
 const policySchema = z.object({
   minLength: z.number().int().min(0),
@@ -57,38 +59,61 @@ export class InvalidAgentEventError extends Error {
 const SIGNATURE_BYTES = 256;
 const MAX_EVENT_BYTES = 8 * 1024;
 
+function privateKeyObject(key: KeyLike) {
+  return typeof key === "string" || Buffer.isBuffer(key) ? createPrivateKey(key) : key;
+}
+function publicKeyObject(key: KeyLike) {
+  return typeof key === "string" || Buffer.isBuffer(key) ? createPublicKey(key) : key;
+}
 
 export function encodeAgentEvent(event: AgentEvent, agentPrivateKey: KeyLike): Buffer {
-  const json = Buffer.from(JSON.stringify(agentEventSchema.parse(event)), "utf8");
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(json.length);
-  const signature = sign("sha256", Buffer.concat([length, json]), { key: typeof agentPrivateKey === "string" || Buffer.isBuffer(agentPrivateKey) ? createPrivateKey(agentPrivateKey) : agentPrivateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
-  return Buffer.concat([length, json, signature]);
+  const payload = Buffer.from(JSON.stringify(agentEventSchema.parse(event)), "utf8");
+  const signature = sign("sha256", payload, { key: privateKeyObject(agentPrivateKey), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  return Buffer.from(JSON.stringify({ payload: payload.toString("base64"), signature: signature.toString("base64") }), "utf8");
 }
 
-/** Parses without verifying: only to learn which tenant's public key to verify with. */
-export function claimedTenant(message: Uint8Array): string {
-  return decode(message).event.tenantId;
-}
+const wireSchema = z.object({ payload: z.string().max(MAX_EVENT_BYTES), signature: z.string().max(1024) }).strict();
 
-function decode(message: Uint8Array): { event: AgentEvent; signed: Buffer; signature: Buffer } {
-  const buffer = Buffer.from(message);
-  if (buffer.length > MAX_EVENT_BYTES || buffer.length < 2 + SIGNATURE_BYTES) throw new InvalidAgentEventError("bad event size");
-  const length = buffer.readUInt16BE(0);
-  if (buffer.length !== 2 + length + SIGNATURE_BYTES) throw new InvalidAgentEventError("bad event length");
+/** Accepts what a transport hands over: bytes, a JSON string, or an already-parsed object. */
+function decode(message: unknown): { event: AgentEvent; signed: Buffer; signature: Buffer } {
+  let wire: unknown = message;
+  if (message instanceof Uint8Array) {
+    if (message.length > MAX_EVENT_BYTES * 2) throw new InvalidAgentEventError("bad event size");
+    wire = Buffer.from(message).toString("utf8");
+  }
+  if (typeof wire === "string") {
+    if (wire.length > MAX_EVENT_BYTES * 2) throw new InvalidAgentEventError("bad event size");
+    try {
+      wire = JSON.parse(wire);
+    } catch {
+      throw new InvalidAgentEventError("event is not JSON");
+    }
+  }
+  const parsedWire = wireSchema.safeParse(wire);
+  if (!parsedWire.success) throw new InvalidAgentEventError("event envelope does not match the schema");
+  const signed = Buffer.from(parsedWire.data.payload, "base64");
+  const signature = Buffer.from(parsedWire.data.signature, "base64");
+  if (signature.length !== SIGNATURE_BYTES) throw new InvalidAgentEventError("bad signature size");
   let parsed: unknown;
   try {
-    parsed = JSON.parse(buffer.subarray(2, 2 + length).toString("utf8"));
+    parsed = JSON.parse(signed.toString("utf8"));
   } catch {
     throw new InvalidAgentEventError("event is not JSON");
   }
   const result = agentEventSchema.safeParse(parsed);
   if (!result.success) throw new InvalidAgentEventError("event does not match the schema");
-  return { event: result.data, signed: buffer.subarray(0, 2 + length), signature: buffer.subarray(2 + length) };
+  return { event: result.data, signed, signature };
 }
 
-export function decodeAgentEvent(message: Uint8Array, agentPublicKey: KeyLike): AgentEvent {
+/** Parses without verifying: only to learn which tenant's public key to verify with. */
+export function claimedTenant(message: unknown): string {
+  return decode(message).event.tenantId;
+}
+
+export function decodeAgentEvent(message: unknown, agentPublicKey: KeyLike): AgentEvent {
   const { event, signed, signature } = decode(message);
-  if (!verify("sha256", signed, { key: typeof agentPublicKey === "string" || Buffer.isBuffer(agentPublicKey) ? createPublicKey(agentPublicKey) : agentPublicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature)) throw new InvalidAgentEventError("bad signature");
+  if (!verify("sha256", signed, { key: publicKeyObject(agentPublicKey), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature)) {
+    throw new InvalidAgentEventError("bad signature");
+  }
   return event;
 }

@@ -1,0 +1,280 @@
+import { createHash, createPublicKey, randomUUID } from "node:crypto";
+import { hasOnPremisesPassword } from "../domain/user-types.js";
+import { isWrittenBack, supportedChannels } from "../domain/support-matrix.js";
+import { agentStatus } from "../domain/agent-status.js";
+import { AppError, isAppError, toAppError } from "../errors/app-error.js";
+import { AGENT_OUTCOME_CODES, POLICY_REASONS, type AgentOutcomeCode, type ErrorCode, type PolicyReason } from "../errors/catalog.js";
+import type { ChangeBody, ResetBody, UnlockBody, UserRef } from "../http/request-schemas.js";
+import type { OperationRecord } from "../ports/operation-store.port.js";
+import type { PasswordPolicySummary } from "../domain/password-policy.js";
+import { sealRequest, type Channel, type InitiatorKind, type PasswordOperation, type PasswordReply } from "../protocol/envelope.js";
+import type { WritebackServices } from "./services.js";
+
+export interface OperationResult {
+  requestId: string;
+  outcome: "succeeded";
+  operation: PasswordOperation;
+  completedAt: string;
+}
+
+interface OperationInput {
+  requestId?: string | undefined;
+  operation: PasswordOperation;
+  user: UserRef;
+  initiator: { kind: InitiatorKind; channel: Channel };
+  flags: { unlockAccount: boolean; forceChangeAtNextLogon: boolean; expired: boolean };
+  newPassword?: string;
+  currentPassword?: string;
+}
+
+const AGENT_OFFLINE_RETRY_SECONDS = 60;
+const PENDING_POLL_MS = 200;
+
+function fingerprint(tenantId: string, input: OperationInput): string {
+  const f = input.flags;
+  return createHash("sha256")
+    .update([tenantId, input.operation, input.user.cloudAnchor, input.initiator.kind, input.initiator.channel, f.unlockAccount, f.forceChangeAtNextLogon, f.expired].join("\u0000"))
+    .digest("base64url");
+}
+
+function isAgentOutcome(code: string): code is AgentOutcomeCode {
+  return (AGENT_OUTCOME_CODES as readonly string[]).includes(code);
+}
+
+function policyReason(value: string | undefined): PolicyReason | undefined {
+  return (POLICY_REASONS as readonly string[]).includes(value ?? "") ? (value as PolicyReason) : undefined;
+}
+
+/** Turns a recorded outcome into the caller's answer: the result, or the error it stood for. */
+function answer(record: OperationRecord): OperationResult {
+  if (record.outcome === "succeeded") {
+    return { requestId: record.requestId, outcome: "succeeded", operation: record.operation, completedAt: (record.completedAt ?? record.startedAt).toISOString() };
+  }
+  const code = (record.outcome ?? "INTERNAL_ERROR") as ErrorCode;
+  throw new AppError(code, { reason: policyReason(record.reason) });
+}
+
+export class PasswordOperations {
+  constructor(private readonly s: WritebackServices) {}
+
+  /** Step 1 of the flow: can this user's password be written back right now? */
+  async precheck(tenantId: string, user: UserRef): Promise<{ available: true; policy: PasswordPolicySummary; allowUnlockWithoutReset: boolean }> {
+    if (!hasOnPremisesPassword(user.authType)) throw new AppError("NOT_APPLICABLE_CLOUD_ONLY");
+    const settings = await this.s.settings.get(tenantId);
+    if (settings?.enabled !== true) throw new AppError("WRITEBACK_DISABLED");
+    const heartbeat = await this.s.heartbeats.latest(tenantId);
+    if (agentStatus(heartbeat?.receivedAt, this.s.clock.now(), this.s.policy.heartbeatWindowSeconds) !== "online" || heartbeat === undefined) {
+      throw new AppError("AGENT_OFFLINE", { retryAfterSeconds: AGENT_OFFLINE_RETRY_SECONDS });
+    }
+    return { available: true, policy: heartbeat.policy, allowUnlockWithoutReset: settings.allowUnlockWithoutReset };
+  }
+
+  reset(tenantId: string, body: ResetBody): Promise<OperationResult> {
+    return this.run(tenantId, {
+      requestId: body.requestId,
+      operation: "reset",
+      user: body.user,
+      initiator: body.initiator,
+      flags: { unlockAccount: body.unlockAccount, forceChangeAtNextLogon: body.forceChangeAtNextLogon, expired: false },
+      newPassword: body.newPassword,
+    });
+  }
+
+  change(tenantId: string, body: ChangeBody): Promise<OperationResult> {
+    return this.run(tenantId, {
+      requestId: body.requestId,
+      operation: "change",
+      user: body.user,
+      initiator: body.initiator,
+      flags: { unlockAccount: false, forceChangeAtNextLogon: false, expired: body.reason === "expired" },
+      newPassword: body.newPassword,
+      currentPassword: body.currentPassword,
+    });
+  }
+
+  unlock(tenantId: string, body: UnlockBody): Promise<OperationResult> {
+    return this.run(tenantId, {
+      requestId: body.requestId,
+      operation: "unlock",
+      user: body.user,
+      initiator: body.initiator,
+      flags: { unlockAccount: true, forceChangeAtNextLogon: false, expired: false },
+    });
+  }
+
+  async status(tenantId: string, requestId: string): Promise<Record<string, unknown>> {
+    const record = await this.s.operations.get(tenantId, requestId);
+    if (record === undefined) throw new AppError("OPERATION_NOT_FOUND");
+    const now = this.s.clock.now();
+    // A pending operation whose message has expired was never applied: the agent refuses expired requests.
+    const expired = record.status === "pending" && now.getTime() > record.expiresAt.getTime();
+    return {
+      requestId: record.requestId,
+      operation: record.operation,
+      status: expired ? "expired" : record.status,
+      outcome: expired ? "AGENT_TIMEOUT" : record.outcome ?? null,
+      reason: record.reason ?? null,
+      applied: record.outcome === "succeeded" ? true : record.status === "completed" || expired ? false : null,
+      startedAt: record.startedAt.toISOString(),
+      completedAt: record.completedAt?.toISOString() ?? null,
+      expiresAt: record.expiresAt.toISOString(),
+    };
+  }
+
+  private async run(tenantId: string, input: OperationInput): Promise<OperationResult> {
+    const started = this.s.clock.now();
+    const requestId = (input.requestId ?? randomUUID()).toLowerCase();
+    let outcome = "INTERNAL_ERROR";
+    let reason: PolicyReason | undefined;
+    const attempt = { replayed: false };
+    try {
+      const result = await this.execute(tenantId, requestId, input, started, attempt);
+      outcome = "succeeded";
+      return result;
+    } catch (e) {
+      const error = toAppError(e);
+      outcome = error.code;
+      reason = error.reason;
+      throw error;
+    } finally {
+      // An idempotent replay is not a new operation: it is not audited again.
+      if (!attempt.replayed) await this.auditRow(tenantId, requestId, input, outcome, reason, started);
+    }
+  }
+
+  private async execute(tenantId: string, requestId: string, input: OperationInput, started: Date, attempt: { replayed: boolean }): Promise<OperationResult> {
+    // Rules that do not depend on state come first: they answer the same every time.
+    if (!hasOnPremisesPassword(input.user.authType)) throw new AppError("NOT_APPLICABLE_CLOUD_ONLY");
+    if (!isWrittenBack(input.operation, input.initiator)) {
+      const alternatives = supportedChannels(input.operation, input.initiator.kind);
+      throw new AppError("OPERATION_NOT_SUPPORTED", {
+        message: `A ${input.initiator.kind} ${input.operation} from ${input.initiator.channel} is not written back to on-premises Active Directory. Supported channels for it: ${alternatives.join(", ") || "none"}.`,
+      });
+    }
+
+    const print = fingerprint(tenantId, input);
+    const previous = await this.s.operations.get(tenantId, requestId);
+    if (previous !== undefined) return this.replay(previous, print, attempt);
+
+    const settings = await this.s.settings.get(tenantId);
+    if (settings?.enabled !== true) throw new AppError("WRITEBACK_DISABLED");
+    if (input.operation === "unlock" && !settings.allowUnlockWithoutReset) throw new AppError("UNLOCK_NOT_ENABLED");
+    const heartbeat = await this.s.heartbeats.latest(tenantId);
+    if (agentStatus(heartbeat?.receivedAt, started, this.s.policy.heartbeatWindowSeconds) !== "online") {
+      throw new AppError("AGENT_OFFLINE", { retryAfterSeconds: AGENT_OFFLINE_RETRY_SECONDS });
+    }
+    const [packageKey, publicKeyPem] = await Promise.all([this.s.keyRing.currentKey(tenantId), this.s.keyRing.agentPublicKey(tenantId)]);
+    if (publicKeyPem === undefined) throw new AppError("AGENT_NOT_REGISTERED");
+    if (packageKey === undefined) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
+
+    const limit = await this.s.rateLimiter.consume(tenantId, input.user.cloudAnchor, started);
+    if (!limit.allowed) throw new AppError("RATE_LIMITED", { retryAfterSeconds: limit.retryAfterSeconds });
+
+    const expiresAt = new Date(started.getTime() + this.s.policy.messageTtlSeconds * 1000);
+    const begun = await this.s.operations.begin({
+      tenantId,
+      requestId,
+      operation: input.operation,
+      fingerprint: print,
+      cloudAnchor: input.user.cloudAnchor,
+      initiatorKind: input.initiator.kind,
+      channel: input.initiator.channel,
+      status: "pending",
+      startedAt: started,
+      expiresAt,
+    });
+    if (!begun.created) return this.replay(begun.existing, print, attempt);
+
+    let body: Buffer;
+    const newPassword = input.newPassword === undefined ? undefined : Buffer.from(input.newPassword, "utf8");
+    const currentPassword = input.currentPassword === undefined ? undefined : Buffer.from(input.currentPassword, "utf8");
+    try {
+      body = sealRequest({
+        tenantId,
+        requestId,
+        operation: input.operation,
+        keyVersion: packageKey.version,
+        packageKey: packageKey.key,
+        agentPublicKey: createPublicKey(publicKeyPem),
+        issuedAt: started,
+        expiresAt,
+        traceId: randomUUID(),
+        cloudAnchor: input.user.cloudAnchor,
+        initiator: input.initiator,
+        flags: input.flags,
+        ...(newPassword === undefined ? {} : { newPassword }),
+        ...(currentPassword === undefined ? {} : { currentPassword }),
+      });
+    } catch (e) {
+      await this.finish(tenantId, requestId, "INTERNAL_ERROR", undefined);
+      throw toAppError(e);
+    } finally {
+      newPassword?.fill(0);
+      currentPassword?.fill(0);
+    }
+
+    let reply: PasswordReply;
+    try {
+      reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt }, { timeoutMs: this.s.policy.replyTimeoutMs });
+    } catch (e) {
+      const error = toAppError(e);
+      // A timed-out request stays pending: a late reply or the expiry settles it.
+      if (error.code !== "AGENT_TIMEOUT") await this.finish(tenantId, requestId, error.code, undefined);
+      throw error;
+    }
+    return this.settle(tenantId, requestId, reply);
+  }
+
+  /** Records a verified reply (also used for replies that arrive after the caller gave up). */
+  async settle(tenantId: string, requestId: string, reply: PasswordReply): Promise<OperationResult> {
+    const outcome = reply.outcome === "succeeded" ? "succeeded" : isAgentOutcome(reply.outcome) ? reply.outcome : "ONPREM_CONFIGURATION_ERROR";
+    const reason = outcome === "PASSWORD_POLICY_VIOLATION" ? policyReason(reply.reason) ?? "unknown" : undefined;
+    const record = await this.s.operations.complete(tenantId, requestId, { outcome, reason, completedAt: reply.completedAt });
+    if (record === undefined) throw new AppError("OPERATION_NOT_FOUND");
+    return answer(record);
+  }
+
+  private async finish(tenantId: string, requestId: string, outcome: string, reason: PolicyReason | undefined): Promise<void> {
+    try {
+      await this.s.operations.complete(tenantId, requestId, { outcome, reason, completedAt: this.s.clock.now() });
+    } catch (e) {
+      this.s.logger.error("could not record an operation outcome", { tenantId, requestId, code: toAppError(e).code });
+    }
+  }
+
+  /** Same requestId again: the recorded result, never a second write. */
+  private async replay(record: OperationRecord, print: string, attempt: { replayed: boolean }): Promise<OperationResult> {
+    if (record.fingerprint !== print) throw new AppError("REQUEST_ID_CONFLICT");
+    attempt.replayed = true;
+    let current = record;
+    const deadline = Date.now() + this.s.policy.replyTimeoutMs;
+    while (current.status === "pending") {
+      if (Date.now() >= deadline || this.s.clock.now().getTime() > current.expiresAt.getTime()) {
+        throw new AppError("AGENT_TIMEOUT");
+      }
+      await new Promise((r) => setTimeout(r, PENDING_POLL_MS));
+      current = (await this.s.operations.get(record.tenantId, record.requestId)) ?? current;
+    }
+    return answer(current);
+  }
+
+  private async auditRow(tenantId: string, requestId: string, input: OperationInput, outcome: string, reason: PolicyReason | undefined, started: Date): Promise<void> {
+    try {
+      await this.s.audit.append({
+        tenantId,
+        requestId,
+        operation: input.operation,
+        initiatorKind: input.initiator.kind,
+        channel: input.initiator.channel,
+        cloudAnchor: input.user.cloudAnchor,
+        outcome,
+        reason,
+        durationMs: this.s.clock.now().getTime() - started.getTime(),
+        at: started,
+      });
+    } catch (e) {
+      // The password operation already happened; a lost audit row must not hide its result.
+      this.s.logger.error("audit row not written", { tenantId, requestId, outcome, code: isAppError(e) ? e.code : "INTERNAL_ERROR" });
+    }
+  }
+}

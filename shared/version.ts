@@ -1,0 +1,1 @@
+export const PRODUCT_VERSION = "0.1.0";
