@@ -49,7 +49,11 @@ export const resetBodySchema = z
     unlockAccount: z.boolean().optional().default(false),
     forceChangeAtNextLogon: z.boolean().optional().default(false),
   })
-  .strict();
+  .strict()
+  .refine((b) => Buffer.byteLength(b.newPassword, "utf8") <= MAX_PASSWORD_BYTES_TOGETHER, {
+    message: "password too long once encoded",
+    path: ["newPassword"],
+  });
 
 export const changeBodySchema = z
   .object({
