@@ -1,0 +1,167 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
+import pkg from "@azure/functions";
+import { errorResult, type HttpResult } from "../../http/responses.js";
+import { AppError } from "../../errors/app-error.js";
+import { MAX_BODY_BYTES } from "../../http/pipeline.js";
+import { nextOccurrence } from "./ncrontab.js";
+import type { FunctionDefinition, HttpFunctionDefinition, ServiceBusQueueFunctionDefinition } from "./registry.js";
+
+const { HttpRequest, InvocationContext } = pkg;
+
+/** Feeds a queue-triggered function from a queue (the Service Bus adapter provides one). */
+export interface QueueTriggerSource {
+  subscribe(queueName: string, handler: ServiceBusQueueFunctionDefinition["handler"]): Promise<{ close(): Promise<void> }>;
+}
+
+export interface LocalRunnerOptions {
+  functions: readonly FunctionDefinition[];
+  host?: string;
+  port?: number;
+  routePrefix?: string;
+  /** Resolves %NAME% binding expressions (app settings). */
+  settings: Record<string, string | undefined>;
+  queueTriggers?: QueueTriggerSource;
+  log?: (line: string) => void;
+}
+
+export interface LocalRunner {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+interface CompiledRoute {
+  definition: HttpFunctionDefinition;
+  pattern: RegExp;
+  names: string[];
+}
+
+function compile(definition: HttpFunctionDefinition, prefix: string): CompiledRoute {
+  const names: string[] = [];
+  const source = `/${prefix}/${definition.route}`
+    .split("/")
+    .filter((s) => s !== "")
+    .map((segment) => {
+      const param = /^\{(\w+)\}$/.exec(segment);
+      if (param?.[1] !== undefined) {
+        names.push(param[1]);
+        return "([^/]+)";
+      }
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    })
+    .join("/");
+  return { definition, pattern: new RegExp(`^/${source}/?$`, "i"), names };
+}
+
+function resolveSetting(expression: string, settings: Record<string, string | undefined>): string {
+  return expression.replace(/%(\w+)%/g, (_, name: string) => {
+    const value = settings[name];
+    if (value === undefined) throw new Error(`app setting ${name} is not set`);
+    return value;
+  });
+}
+
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    // Read a little past the limit so the pipeline can answer PAYLOAD_TOO_LARGE itself.
+    if (size > MAX_BODY_BYTES + 1024) throw new AppError("PAYLOAD_TOO_LARGE");
+    chunks.push(b);
+  }
+  return chunks.length === 0 ? undefined : Buffer.concat(chunks).toString("utf8");
+}
+
+function send(res: ServerResponse, result: HttpResult): void {
+  const body = result.jsonBody === undefined ? "" : JSON.stringify(result.jsonBody);
+  res.writeHead(result.status, { ...(result.headers ?? {}), "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/**
+ * Serves the registered functions like the Functions host does, for machines without
+ * Core Tools: HTTP routes under /api, timers on their schedule, queue triggers from a source.
+ */
+export async function startLocalRunner(options: LocalRunnerOptions): Promise<LocalRunner> {
+  const prefix = options.routePrefix ?? "api";
+  const log = options.log ?? (() => {});
+  const routes = options.functions.filter((f): f is HttpFunctionDefinition => f.kind === "http").map((f) => compile(f, prefix));
+  const closers: (() => Promise<void>)[] = [];
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const invocationId = randomUUID();
+      const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+      const candidates = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m !== null);
+      const hit = candidates.find((x) => x.r.definition.methods.includes((req.method ?? "GET").toUpperCase() as never));
+      if (hit === undefined) {
+        send(res, errorResult(new AppError(candidates.length > 0 ? "METHOD_NOT_ALLOWED" : "NOT_FOUND"), invocationId));
+        return;
+      }
+      const params: Record<string, string> = {};
+      hit.r.names.forEach((name, i) => {
+        params[name] = decodeURIComponent(hit.m?.[i + 1] ?? "");
+      });
+      let body: string | undefined;
+      try {
+        body = await readBody(req);
+      } catch (e) {
+        send(res, errorResult(e instanceof AppError ? e : new AppError("INVALID_REQUEST"), invocationId));
+        return;
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
+      const request = new HttpRequest({ method: req.method ?? "GET", url: url.toString(), headers, params, ...(body === undefined ? {} : { body: { string: body } }) });
+      const context = new InvocationContext({ functionName: hit.r.definition.name, invocationId });
+      const started = Date.now();
+      const result = await hit.r.definition.handler(request, context);
+      send(res, result);
+      log(`${req.method} ${url.pathname} -> ${result.status} (${Date.now() - started} ms)`);
+    })().catch(() => {
+      if (!res.headersSent) send(res, errorResult(new AppError("INTERNAL_ERROR"), "local-runner"));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 7071, options.host ?? "127.0.0.1", () => resolve());
+  });
+  server.on("connection", (socket) => socket.setNoDelay(true));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+
+  for (const f of options.functions) {
+    if (f.kind === "timer") {
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        const delay = Math.min(nextOccurrence(f.schedule, new Date()).getTime() - Date.now(), 2 ** 31 - 1);
+        timer = setTimeout(() => {
+          f.handler()
+            .catch(() => log(`timer ${f.name} failed`))
+            .finally(arm);
+        }, delay);
+        timer.unref();
+      };
+      arm();
+      closers.push(async () => clearTimeout(timer));
+    } else if (f.kind === "serviceBusQueue" && options.queueTriggers !== undefined) {
+      const subscription = await options.queueTriggers.subscribe(resolveSetting(f.queueName, options.settings), f.handler);
+      closers.push(() => subscription.close());
+    }
+  }
+
+  return {
+    url: `http://127.0.0.1:${port}/${prefix}`,
+    port,
+    async close() {
+      for (const c of closers) await c();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
