@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { loadFunctions } from "../../../shared/adapters/functions/load-functions.js";
+import { ERROR_CATALOG } from "../../../shared/errors/catalog.js";
+
+const openapi = JSON.parse(readFileSync(new URL("../../../shared/http/openapi.json", import.meta.url), "utf8")) as {
+  paths: Record<string, Record<string, { operationId: string }>>;
+  components: { schemas: { ErrorCode: { enum: string[] } } };
+};
+
+test("the OpenAPI document lists exactly the registered HTTP routes and methods", async () => {
+  const functions = await loadFunctions();
+  const registered = new Set<string>();
+  for (const f of functions) {
+    if (f.kind !== "http") continue;
+    for (const m of f.methods) registered.add(`${m.toLowerCase()} /${f.route}`);
+  }
+  const documented = new Set<string>();
+  for (const [path, ops] of Object.entries(openapi.paths)) for (const method of Object.keys(ops)) documented.add(`${method} ${path}`);
+  assert.deepEqual([...documented].sort(), [...registered].sort());
+});
+
+test("operationIds are the function names", async () => {
+  const functions = await loadFunctions();
+  const names = new Set(functions.filter((f) => f.kind === "http").map((f) => f.name));
+  for (const ops of Object.values(openapi.paths)) for (const op of Object.values(ops)) assert.ok(names.has(op.operationId), op.operationId);
+});
+
+test("the documented error codes are exactly the catalog's", () => {
+  assert.deepEqual([...openapi.components.schemas.ErrorCode.enum].sort(), Object.keys(ERROR_CATALOG).sort());
+});
+
+test("the README documents every error code", () => {
+  const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+  for (const code of Object.keys(ERROR_CATALOG)) assert.ok(readme.includes(`\`${code}\``), code);
+});
