@@ -1,0 +1,121 @@
+import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
+import type { Logger } from "../../shared/ports/logger.port.js";
+
+export interface IncomingRequest {
+  body: Buffer;
+  messageId: string;
+  enqueuedAt: Date | undefined;
+  deliveryCount: number;
+}
+
+export interface HandlerResult {
+  /** A sealed reply to send to the caller's session. */
+  reply?: Buffer | undefined;
+  /** Set when the message must never be processed again (tampered, expired, ...). */
+  deadLetterReason?: string | undefined;
+}
+
+export type RequestHandler = (request: IncomingRequest) => Promise<HandlerResult>;
+
+export interface AgentRelayTransportOptions {
+  client: ServiceBusClient;
+  tenantId: string;
+  tenantQueue: string;
+  eventsQueue: string;
+  /** Requests handled at once: RSA decryption and LDAP writes overlap across them. */
+  maxConcurrentRequests: number;
+  logger: Logger;
+}
+
+/**
+ * The agent's side of the relay: outbound AMQP connections only. Receives on the tenant's
+ * queue (peekLock), sends each reply to the queue and session the request named, and only
+ * then completes the request, so a crash in between means redelivery — which the replay
+ * guard answers from its cache, never with a second write.
+ */
+export class AgentRelayTransport {
+  private receiver: ServiceBusReceiver | undefined;
+  private subscription: { close(): Promise<void> } | undefined;
+  private readonly replySenders = new Map<string, ServiceBusSender>();
+  private eventSender: ServiceBusSender | undefined;
+
+  constructor(private readonly o: AgentRelayTransportOptions) {}
+
+  start(handler: RequestHandler): void {
+    const receiver = this.o.client.createReceiver(this.o.tenantQueue, { receiveMode: "peekLock" });
+    this.receiver = receiver;
+    this.subscription = receiver.subscribe(
+      {
+        processMessage: (message) => this.process(receiver, message, handler),
+        processError: async (args) => {
+          this.o.logger.warn("relay receive error", { source: args.errorSource, code: (args.error as { code?: string }).code ?? args.error.name });
+        },
+      },
+      { autoCompleteMessages: false, maxConcurrentCalls: this.o.maxConcurrentRequests },
+    );
+  }
+
+  private async process(receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage, handler: RequestHandler): Promise<void> {
+    const messageId = typeof message.messageId === "string" ? message.messageId : String(message.messageId ?? "");
+    const body = Buffer.isBuffer(message.body) ? message.body : message.body instanceof Uint8Array ? Buffer.from(message.body) : Buffer.alloc(0);
+    let result: HandlerResult;
+    try {
+      result = await handler({ body, messageId, enqueuedAt: message.enqueuedTimeUtc, deliveryCount: message.deliveryCount ?? 0 });
+    } catch (e) {
+      this.o.logger.error("request handling failed", { messageId, error: e instanceof Error ? e.name : "unknown" });
+      await receiver.abandonMessage(message).catch(() => {});
+      return;
+    }
+    if (result.deadLetterReason !== undefined) {
+      await receiver.deadLetterMessage(message, { deadLetterReason: result.deadLetterReason, deadLetterErrorDescription: "Refused by the agent." }).catch(() => {});
+      return;
+    }
+    if (result.reply !== undefined) {
+      const replyTo = message.replyTo;
+      const session = message.replyToSessionId;
+      if (replyTo === undefined || session === undefined) {
+        this.o.logger.warn("request names no reply address", { messageId });
+      } else {
+        try {
+          await this.sender(replyTo).sendMessages({
+            body: result.reply,
+            sessionId: session,
+            correlationId: messageId,
+            contentType: "application/vnd.writeback.envelope",
+            timeToLive: message.timeToLive ?? 120_000,
+            applicationProperties: { tenantId: this.o.tenantId },
+          });
+        } catch (e) {
+          // Not completed: the request comes back and the cached reply is sent again.
+          this.o.logger.warn("reply not sent", { messageId, code: (e as { code?: string }).code ?? "unknown" });
+          await receiver.abandonMessage(message).catch(() => {});
+          return;
+        }
+      }
+    }
+    await receiver.completeMessage(message).catch((e: unknown) => {
+      this.o.logger.warn("request not completed", { messageId, code: (e as { code?: string }).code ?? "unknown" });
+    });
+  }
+
+  private sender(queue: string): ServiceBusSender {
+    let sender = this.replySenders.get(queue);
+    if (sender === undefined) {
+      sender = this.o.client.createSender(queue);
+      this.replySenders.set(queue, sender);
+    }
+    return sender;
+  }
+
+  async sendEvent(event: Buffer): Promise<void> {
+    this.eventSender ??= this.o.client.createSender(this.o.eventsQueue);
+    await this.eventSender.sendMessages({ body: event.toString("utf8"), contentType: "application/json", timeToLive: 10 * 60_000, applicationProperties: { tenantId: this.o.tenantId } });
+  }
+
+  async close(): Promise<void> {
+    await this.subscription?.close().catch(() => {});
+    await this.receiver?.close().catch(() => {});
+    for (const s of this.replySenders.values()) await s.close().catch(() => {});
+    await this.eventSender?.close().catch(() => {});
+  }
+}
