@@ -1,5 +1,6 @@
 import { ServiceBusClient, type ServiceBusClientOptions } from "@azure/service-bus";
 import type { TokenCredential } from "@azure/core-auth";
+import { enableTcpNoDelayForServiceBus } from "./tcp-no-delay.js";
 
 export type ServiceBusConnection =
   | { connectionString: string }
@@ -14,6 +15,7 @@ export const RELAY_RETRY_OPTIONS: NonNullable<ServiceBusClientOptions["retryOpti
 };
 
 export function createServiceBusClient(connection: ServiceBusConnection, options: ServiceBusClientOptions = {}): ServiceBusClient {
+  enableTcpNoDelayForServiceBus();
   const merged: ServiceBusClientOptions = { retryOptions: RELAY_RETRY_OPTIONS, ...options };
   return "connectionString" in connection
     ? new ServiceBusClient(connection.connectionString, merged)
