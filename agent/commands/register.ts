@@ -15,8 +15,8 @@ export interface RegisterOptions {
 
 export interface RegisterResult {
   privateKeyFile: string;
-  keyDelivered: boolean;
-  deliveryError: string | null;
+  /** When the backend will deliver a package key: at the agent's first heartbeat, or when writeback is enabled. */
+  keyDelivery: string;
 }
 
 export class RegisterError extends Error {
@@ -52,10 +52,10 @@ export async function registerAgent(o: RegisterOptions): Promise<RegisterResult>
   } catch {
     throw new RegisterError(`The backend at ${o.backendUrl} could not be reached.`);
   }
-  const body = (await response.json().catch(() => ({}))) as { keyDelivered?: boolean; deliveryError?: string | null; error?: { code?: string; message?: string } };
+  const body = (await response.json().catch(() => ({}))) as { keyDelivery?: string; error?: { code?: string; message?: string } };
   if (!response.ok) throw new RegisterError(`The backend refused the registration: ${body.error?.code ?? response.status} ${body.error?.message ?? ""}`.trim());
   // Written only once the backend holds the public key, so a failed registration leaves no orphan key.
   mkdirSync(dirname(o.privateKeyFile), { recursive: true, mode: 0o700 });
   writeFileSync(o.privateKeyFile, privateKey, { mode: 0o600 });
-  return { privateKeyFile: o.privateKeyFile, keyDelivered: body.keyDelivered === true, deliveryError: body.deliveryError ?? null };
+  return { privateKeyFile: o.privateKeyFile, keyDelivery: body.keyDelivery ?? "onEnable" };
 }

@@ -1,4 +1,6 @@
 import { claimedTenant, decodeAgentEvent, InvalidAgentEventError, type AgentEvent } from "../protocol/agent-event.js";
+import { toAppError } from "../errors/app-error.js";
+import { KeyLifecycle } from "./key-lifecycle.js";
 import type { WritebackServices } from "./services.js";
 
 export type AgentEventOutcome = { accepted: true; event: AgentEvent["type"] } | { accepted: false; reason: string };
@@ -10,7 +12,10 @@ export type AgentEventOutcome = { accepted: true; event: AgentEvent["type"] } | 
  */
 export class AgentEvents {
   private rejected = 0;
-  constructor(private readonly s: WritebackServices) {}
+  private readonly keys: KeyLifecycle;
+  constructor(private readonly s: WritebackServices) {
+    this.keys = new KeyLifecycle(s);
+  }
 
   async handle(message: unknown): Promise<AgentEventOutcome> {
     let tenantId: string;
@@ -40,6 +45,7 @@ export class AgentEvents {
           connectors: event.connectors,
           keyVersions: event.keyVersions,
         });
+        await this.redeliverIfMissing(event.tenantId, event.keyVersions);
         break;
       case "keyAcknowledged":
         // The synchronous reply normally records this first; the event covers a caller that gave up.
@@ -52,6 +58,25 @@ export class AgentEvents {
     }
     this.s.logger.info("agent event", { tenantId: event.tenantId, type: event.type, agentId: event.agentId });
     return { accepted: true, event: event.type };
+  }
+
+  /**
+   * An agent whose heartbeat lists no current key (new key pair, lost state file) gets a
+   * fresh key delivered, unless a delivery is already under way.
+   */
+  private async redeliverIfMissing(tenantId: string, held: readonly number[]): Promise<void> {
+    const settings = await this.s.settings.get(tenantId);
+    if (settings?.enabled !== true) return;
+    const [current, latest] = await Promise.all([this.s.keyRing.currentKey(tenantId), this.s.keyRing.latestKey(tenantId)]);
+    if (current !== undefined && held.includes(current.version)) return;
+    const now = this.s.clock.now().getTime();
+    const deliveryInFlight = latest !== undefined && latest.acknowledgedAt === undefined && now - latest.createdAt.getTime() < this.s.policy.replyTimeoutMs + 5000;
+    if (deliveryInFlight) return;
+    try {
+      await this.keys.rotate(tenantId, "enable");
+    } catch (e) {
+      this.s.logger.warn("key redelivery failed", { tenantId, code: toAppError(e).code });
+    }
   }
 
   rejectedCount(): number {

@@ -6,6 +6,8 @@ import { AppError, isAppError, toAppError } from "../errors/app-error.js";
 import { AGENT_OUTCOME_CODES, POLICY_REASONS, type AgentOutcomeCode, type ErrorCode, type PolicyReason } from "../errors/catalog.js";
 import type { ChangeBody, ResetBody, UnlockBody, UserRef } from "../http/request-schemas.js";
 import type { OperationRecord } from "../ports/operation-store.port.js";
+import type { AgentHeartbeat } from "../ports/agent-heartbeat-store.port.js";
+import type { PackageKey } from "../ports/tenant-key-ring.port.js";
 import type { PasswordPolicySummary } from "../domain/password-policy.js";
 import { sealRequest, type Channel, type InitiatorKind, type PasswordOperation, type PasswordReply } from "../protocol/envelope.js";
 import type { WritebackServices } from "./services.js";
@@ -37,6 +39,13 @@ function fingerprint(tenantId: string, input: OperationInput): string {
     .digest("base64url");
 }
 
+/** The agent holds the key if its last heartbeat lists it, or it acknowledged the key after that heartbeat. */
+function agentHolds(heartbeat: AgentHeartbeat | undefined, key: PackageKey): boolean {
+  if (heartbeat === undefined) return false;
+  if (heartbeat.keyVersions.includes(key.version)) return true;
+  return key.acknowledgedAt !== undefined && key.acknowledgedAt.getTime() >= heartbeat.sentAt.getTime();
+}
+
 function isAgentOutcome(code: string): code is AgentOutcomeCode {
   return (AGENT_OUTCOME_CODES as readonly string[]).includes(code);
 }
@@ -66,6 +75,9 @@ export class PasswordOperations {
     if (agentStatus(heartbeat?.receivedAt, this.s.clock.now(), this.s.policy.heartbeatWindowSeconds) !== "online" || heartbeat === undefined) {
       throw new AppError("AGENT_OFFLINE", { retryAfterSeconds: AGENT_OFFLINE_RETRY_SECONDS });
     }
+    const [packageKey, publicKeyPem] = await Promise.all([this.s.keyRing.currentKey(tenantId), this.s.keyRing.agentPublicKey(tenantId)]);
+    if (publicKeyPem === undefined) throw new AppError("AGENT_NOT_REGISTERED");
+    if (packageKey === undefined || !agentHolds(heartbeat, packageKey)) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
     return { available: true, policy: heartbeat.policy, allowUnlockWithoutReset: settings.allowUnlockWithoutReset };
   }
 
@@ -165,7 +177,7 @@ export class PasswordOperations {
     }
     const [packageKey, publicKeyPem] = await Promise.all([this.s.keyRing.currentKey(tenantId), this.s.keyRing.agentPublicKey(tenantId)]);
     if (publicKeyPem === undefined) throw new AppError("AGENT_NOT_REGISTERED");
-    if (packageKey === undefined) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
+    if (packageKey === undefined || !agentHolds(heartbeat, packageKey)) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
 
     const limit = await this.s.rateLimiter.consume(tenantId, input.user.cloudAnchor, started);
     if (!limit.allowed) throw new AppError("RATE_LIMITED", { retryAfterSeconds: limit.retryAfterSeconds });

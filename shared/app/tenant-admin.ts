@@ -1,7 +1,7 @@
 import { createPublicKey } from "node:crypto";
 import { agentStatus } from "../domain/agent-status.js";
 import { addMonths } from "../domain/key-rotation.js";
-import { AppError, toAppError } from "../errors/app-error.js";
+import { AppError } from "../errors/app-error.js";
 import type { SettingsBody } from "../http/request-schemas.js";
 import type { TenantSettings } from "../ports/tenant-settings-store.port.js";
 import { KeyLifecycle } from "./key-lifecycle.js";
@@ -76,7 +76,11 @@ export class TenantAdmin {
     return { tenantId, keyVersion: result.keyVersion, acknowledgedAt: result.acknowledgedAt.toISOString() };
   }
 
-  /** Stores the agent's public key (RSA-2048); an enabled tenant gets a key delivered to the new agent at once. */
+  /**
+   * Stores the agent's public key (RSA-2048). Keys delivered to a previous agent key are
+   * useless to the new one: the new agent's first heartbeat (listing no current key) makes
+   * the backend deliver a fresh key, and until then requests answer KEYS_NOT_ACKNOWLEDGED.
+   */
   async registerAgent(tenantId: string, publicKeyPem: string): Promise<Record<string, unknown>> {
     let normalized: string;
     try {
@@ -88,17 +92,8 @@ export class TenantAdmin {
     }
     await this.s.keyRing.setAgentPublicKey(tenantId, normalized);
     const settings = await this.s.settings.get(tenantId);
-    let keyDelivered = false;
-    let deliveryError: string | null = null;
-    if (settings?.enabled === true) {
-      try {
-        await this.keys.rotate(tenantId, "enable");
-        keyDelivered = true;
-      } catch (e) {
-        deliveryError = toAppError(e).code;
-      }
-    }
-    return { tenantId, registered: true, keyDelivered, deliveryError };
+    this.s.logger.info("agent registered", { tenantId });
+    return { tenantId, registered: true, keyDelivery: settings?.enabled === true ? "onFirstHeartbeat" : "onEnable" };
   }
 
   rotateDue(): ReturnType<KeyLifecycle["rotateDue"]> {
