@@ -1,0 +1,53 @@
+/** A small typed client of the writeback HTTP API, for the operator CLI and the agent. */
+export interface ApiErrorBody {
+  error: { code: string; message: string; requestId: string; fields?: string[]; reason?: string };
+}
+
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class WritebackApi {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string,
+    private readonly timeoutMs = 90_000,
+  ) {}
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl.replace(/\/$/, "")}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch {
+      throw new ApiError(0, "UNREACHABLE", `The API at ${this.baseUrl} could not be reached.`);
+    }
+    const json = (await response.json().catch(() => undefined)) as unknown;
+    if (!response.ok) {
+      const error = (json as Partial<ApiErrorBody> | undefined)?.error;
+      throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? response.statusText);
+    }
+    return json as T;
+  }
+
+  status(tenantId: string): Promise<Record<string, unknown>> {
+    return this.call("GET", `/v1/tenants/${tenantId}/writeback`);
+  }
+  setSettings(tenantId: string, settings: { enabled: boolean; allowUnlockWithoutReset: boolean }): Promise<Record<string, unknown>> {
+    return this.call("PUT", `/v1/tenants/${tenantId}/writeback`, settings);
+  }
+  rotateKeys(tenantId: string): Promise<Record<string, unknown>> {
+    return this.call("POST", `/v1/tenants/${tenantId}/writeback/keys/rotate`);
+  }
+}
