@@ -1,0 +1,68 @@
+// Storage account: the Functions host's storage (AzureWebJobsStorage, identity-based), the Flex
+// Consumption deployment container, and the app's tables. Shared keys are off, so every access is
+// an Entra ID token checked against RBAC (infra/app/rbac.bicep).
+// AVM alternative: br/public:avm/res/storage/storage-account (blobServices.containers, tableServices.tables).
+param name string
+param location string
+param tags object
+param deploymentContainerName string
+
+@description('Tables the app uses. It creates them on first use too; pre-creating them keeps the first request fast.')
+param tableNames array = [
+  'WritebackSettings'
+  'AgentHeartbeats'
+  'PasswordOperations'
+  'RateLimits'
+  'AuditLog'
+]
+
+resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2024-01-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2024-01-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2024-01-01' = [for tableName in tableNames: {
+  parent: tableService
+  name: tableName
+}]
+
+output name string = account.name
+output tableEndpoint string = account.properties.primaryEndpoints.table
+output blobEndpoint string = account.properties.primaryEndpoints.blob
