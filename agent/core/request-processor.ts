@@ -1,0 +1,358 @@
+import { createHash } from "node:crypto";
+import type { AgentEvent } from "../../shared/protocol/agent-event.js";
+import {
+  MAX_MESSAGE_BYTES,
+  openDisable,
+  openKeyDelivery,
+  openRequest,
+  peekHeader,
+  sealReply,
+  UnknownKeyVersionError,
+  type EnvelopeHeader,
+  type OpenedPasswordRequest,
+  type Operation,
+} from "../../shared/protocol/envelope.js";
+import { DecryptionError } from "../../shared/protocol/primitives.js";
+import type { Logger } from "../../shared/ports/logger.port.js";
+import type { AccountRef, DirectoryService } from "../directory/directory.port.js";
+import type { SyncStore } from "../sync/sync-store.port.js";
+import type { AgentKeyStore } from "./agent-key-store.js";
+import { disableAcknowledgedEvent, keyAcknowledgedEvent, type AgentIdentity } from "./agent-events.js";
+import { CloudClock } from "./cloud-clock.js";
+import { failure, outcomeOfError, SUCCEEDED, type ReplyOutcome } from "./outcome.js";
+import { redactingLogger } from "./redacting-logger.js";
+import { ReplayGuard } from "./replay-guard.js";
+
+export const REJECTIONS = ["tampered", "expired", "replayed", "unknownKeyVersion", "malformed", "oversize", "wrongTenant"] as const;
+export type Rejection = (typeof REJECTIONS)[number];
+export type Verdict = "applied" | "rejected" | "duplicate";
+
+export interface IncomingMessage {
+  body: Uint8Array;
+  /** The broker's enqueued time (cloud clock), when the transport knows it. */
+  enqueuedAt?: Date | undefined;
+  /** The tenant the message claims to be for (application property), when the transport knows it. */
+  tenantId?: string | undefined;
+}
+
+export interface HandleResult {
+  /** applied: authenticated and answered (the outcome says whether the directory took it). */
+  verdict: Verdict;
+  /** The sealed reply to send back; absent for rejections (nothing the cloud could trust). */
+  reply?: Buffer | undefined;
+  rejection?: Rejection | undefined;
+  /** "succeeded" or an agent outcome code (applied and duplicate verdicts). */
+  outcome?: string | undefined;
+  reason?: string | undefined;
+  /** An acknowledgement to sign (signAgentEvent) and send on the agent-events queue. */
+  event?: AgentEvent | undefined;
+  requestId?: string | undefined;
+  operation?: Operation | undefined;
+}
+
+export interface ProcessorStats {
+  received: number;
+  applied: number;
+  duplicates: number;
+  rejected: Record<Rejection, number>;
+  /** Replies by outcome ("succeeded", "PASSWORD_POLICY_VIOLATION", ...). */
+  outcomes: Record<string, number>;
+}
+
+export interface RequestProcessorOptions extends AgentIdentity {
+  keys: AgentKeyStore;
+  directory: DirectoryService;
+  syncStore: SyncStore;
+  logger: Logger;
+  cloudClock?: CloudClock;
+  /** A request is refused when less than this remains before its expiresAt (default 2000 ms): the write itself takes time. */
+  applyMarginMs?: number;
+  /** Bound of remembered request ids (default 500,000). */
+  maxRememberedRequests?: number;
+}
+
+class Rejected {
+  constructor(readonly rejection: Rejection) {}
+}
+
+function classify(error: unknown): Rejection {
+  if (error instanceof UnknownKeyVersionError) return "unknownKeyVersion";
+  if (error instanceof DecryptionError) return "tampered";
+  return "malformed";
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * The agent's handling of one relay message, independent of the transport: authenticate and
+ * decrypt, refuse what is expired, replayed or not for this tenant, find the user through the
+ * sync store, write through the directory, and seal the reply under the request's key version.
+ *
+ * Messages that fail authentication get no reply (the cloud could not trust one); they are
+ * counted per reason and logged without secrets. Passwords exist only as Buffers, zeroed when
+ * the request is done. Per request: one AES-GCM open, one RSA-OAEP decrypt, no file I/O.
+ * A message moved from another tenant's queue fails authentication (the tenant id is bound
+ * into the AAD); it is reported as wrongTenant when the transport passes the claimed tenant,
+ * else as tampered — cryptographically the two cannot be told apart.
+ */
+export class RequestProcessor {
+  private readonly o: RequestProcessorOptions;
+  private readonly logger: Logger;
+  private readonly clock: CloudClock;
+  private readonly guard: ReplayGuard<HandleResult>;
+  private readonly marginMs: number;
+  private readonly tenantId: string;
+  private readonly counters: ProcessorStats = {
+    received: 0,
+    applied: 0,
+    duplicates: 0,
+    rejected: Object.fromEntries(REJECTIONS.map((r) => [r, 0])) as Record<Rejection, number>,
+    outcomes: {},
+  };
+
+  constructor(options: RequestProcessorOptions) {
+    this.o = options;
+    this.tenantId = options.tenantId.toLowerCase();
+    this.logger = redactingLogger(options.logger);
+    this.clock = options.cloudClock ?? new CloudClock();
+    this.marginMs = options.applyMarginMs ?? 2000;
+    this.guard = new ReplayGuard<HandleResult>({
+      clock: { now: () => new Date(this.clock.localNow()) },
+      retentionSlackMs: this.clock.maxSkewMs,
+      ...(options.maxRememberedRequests === undefined ? {} : { maxEntries: options.maxRememberedRequests }),
+    });
+  }
+
+  stats(): ProcessorStats {
+    return { ...this.counters, rejected: { ...this.counters.rejected }, outcomes: { ...this.counters.outcomes } };
+  }
+
+  async handle(message: IncomingMessage): Promise<HandleResult> {
+    this.counters.received += 1;
+    const result = await this.process(message);
+    this.count(result);
+    return result;
+  }
+
+  private async process(message: IncomingMessage): Promise<HandleResult> {
+    const receivedAt = this.clock.localNow();
+    const body = asBuffer(message.body);
+    if (body.length > MAX_MESSAGE_BYTES) return this.reject("oversize");
+    if (message.tenantId !== undefined && message.tenantId.toLowerCase() !== this.tenantId) return this.reject("wrongTenant");
+    let header: EnvelopeHeader;
+    try {
+      header = peekHeader(body).header;
+    } catch {
+      return this.reject("malformed");
+    }
+    if (header.kind === "reply") return this.reject("malformed", header);
+    const fingerprint = createHash("sha256").update(body).digest("base64");
+    // A byte-identical redelivery of a message already authenticated: the cached answer, no decryption.
+    const known = this.guard.peek(header.requestId, fingerprint);
+    if (known !== undefined) return this.duplicate(await known, message);
+
+    const observe = () => {
+      if (message.enqueuedAt !== undefined) this.clock.observe(message.enqueuedAt, receivedAt);
+    };
+    if (header.kind === "request") return this.request(body, header, fingerprint, observe);
+    if (header.operation === "deliverKey") return this.keyDelivery(body, header, fingerprint, observe);
+    if (header.operation === "disable") return this.disable(body, header, fingerprint, observe);
+    return this.reject("malformed", header);
+  }
+
+  // ------------------------------------------------------------ password requests
+
+  private async request(body: Buffer, header: EnvelopeHeader, fingerprint: string, observe: () => void): Promise<HandleResult> {
+    let sealingKey: Buffer | undefined;
+    let opened: OpenedPasswordRequest;
+    try {
+      opened = openRequest(body, {
+        tenantId: this.tenantId,
+        agentPrivateKey: this.o.keys.privateKey,
+        keyFor: (v) => (sealingKey = this.o.keys.keyFor(v, this.clock.now())),
+      });
+    } catch (e) {
+      return this.reject(classify(e), header);
+    }
+    try {
+      observe();
+      return await this.once(header, fingerprint, async () => {
+        const outcome = await this.perform(opened);
+        if (outcome instanceof Rejected) return this.reject(outcome.rejection, header);
+        const reply = this.seal(opened.requestId, opened.operation, opened.keyVersion, opened.expiresAt, outcome, sealingKey!);
+        this.logger.info("request handled", {
+          requestId: opened.requestId,
+          traceId: opened.traceId,
+          operation: opened.operation,
+          keyVersion: opened.keyVersion,
+          initiator: opened.initiator.kind,
+          channel: opened.initiator.channel,
+          outcome: outcome.outcome,
+          reason: outcome.reason || undefined,
+        });
+        return { verdict: "applied", reply, outcome: outcome.outcome, reason: outcome.reason, requestId: opened.requestId, operation: opened.operation };
+      });
+    } finally {
+      opened.newPassword?.fill(0);
+      opened.currentPassword?.fill(0);
+    }
+  }
+
+  private async perform(r: OpenedPasswordRequest): Promise<ReplyOutcome | Rejected> {
+    if (this.clock.isExpired(r.expiresAt, this.marginMs)) return new Rejected("expired");
+    if ((r.operation === "reset" && r.newPassword === undefined) || (r.operation === "change" && (r.newPassword === undefined || r.currentPassword === undefined))) {
+      return new Rejected("malformed");
+    }
+    try {
+      const found = await this.o.syncStore.resolve(r.cloudAnchor);
+      if (found.kind === "notFound") return failure("USER_NOT_FOUND", found.detail);
+      if (found.kind === "misconfigured") return failure("ONPREM_CONFIGURATION_ERROR", found.detail);
+      if (found.kind === "ambiguous") return failure("USER_AMBIGUOUS", found.detail);
+      const ref: AccountRef = { domain: found.domain, distinguishedName: found.distinguishedName, objectGuid: found.objectGuid };
+      const account = await this.o.directory.readAccount(ref);
+      if (account === undefined) return failure("USER_NOT_FOUND", "the linked AD object does not exist");
+      if (account.protected) return failure("PROTECTED_ACCOUNT", "adminCount=1");
+      if (account.disabled) return failure("ACCOUNT_DISABLED");
+      // Resolution and the read took time: the last check before anything is written.
+      if (this.clock.isExpired(r.expiresAt, this.marginMs)) return new Rejected("expired");
+      switch (r.operation) {
+        case "reset":
+          await this.o.directory.resetPassword(ref, r.newPassword!, { unlockAccount: r.flags.unlockAccount, forceChangeAtNextLogon: r.flags.forceChangeAtNextLogon });
+          break;
+        case "change":
+          await this.o.directory.changePassword(ref, r.currentPassword!, r.newPassword!);
+          break;
+        case "unlock":
+          await this.o.directory.unlockAccount(ref);
+          break;
+      }
+      return SUCCEEDED;
+    } catch (e) {
+      return outcomeOfError(e);
+    }
+  }
+
+  // ------------------------------------------------------------ control messages
+
+  private async keyDelivery(body: Buffer, header: EnvelopeHeader, fingerprint: string, observe: () => void): Promise<HandleResult> {
+    let opened: ReturnType<typeof openKeyDelivery>;
+    try {
+      opened = openKeyDelivery(body, this.tenantId, this.o.keys.privateKey);
+    } catch (e) {
+      return this.reject(classify(e), header);
+    }
+    const { delivery, key } = opened;
+    try {
+      observe();
+      return await this.once(header, fingerprint, async () => {
+        if (this.clock.isExpired(delivery.expiresAt)) return this.reject("expired", header);
+        const acceptance = await this.o.keys.accept(delivery, key);
+        const outcome = acceptance === "stale" ? failure("ONPREM_CONFIGURATION_ERROR", "stale key version") : SUCCEEDED;
+        const reply = this.seal(delivery.requestId, "deliverKey", delivery.keyVersion, delivery.expiresAt, outcome, key);
+        this.logger.info("package key delivered", { requestId: delivery.requestId, keyVersion: delivery.keyVersion, purpose: delivery.purpose, previousKeyVersion: delivery.previousKeyVersion, keyAcceptance: acceptance });
+        return {
+          verdict: "applied",
+          reply,
+          outcome: outcome.outcome,
+          requestId: delivery.requestId,
+          operation: "deliverKey",
+          event: acceptance === "stale" ? undefined : keyAcknowledgedEvent(this.o, delivery.keyVersion, delivery.requestId, new Date(this.clock.localNow())),
+        };
+      });
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  private async disable(body: Buffer, header: EnvelopeHeader, fingerprint: string, observe: () => void): Promise<HandleResult> {
+    let sealingKey: Buffer | undefined;
+    let notice: ReturnType<typeof openDisable>;
+    try {
+      notice = openDisable(body, this.tenantId, (v) => (sealingKey = this.o.keys.keyFor(v, this.clock.now())));
+    } catch (e) {
+      return this.reject(classify(e), header);
+    }
+    observe();
+    return this.once(header, fingerprint, async () => {
+      if (this.clock.isExpired(notice.expiresAt)) return this.reject("expired", header);
+      // The reply is sealed under the key being discarded: keep a copy until then.
+      const replyKey = Buffer.from(sealingKey!);
+      try {
+        await this.o.keys.discardAll();
+        const reply = this.seal(notice.requestId, "disable", notice.keyVersion, notice.expiresAt, SUCCEEDED, replyKey);
+        this.logger.info("writeback disabled: package keys discarded", { requestId: notice.requestId, keyVersion: notice.keyVersion });
+        return {
+          verdict: "applied",
+          reply,
+          outcome: "succeeded",
+          requestId: notice.requestId,
+          operation: "disable",
+          event: disableAcknowledgedEvent(this.o, notice.requestId, new Date(this.clock.localNow())),
+        };
+      } finally {
+        replyKey.fill(0);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  /** Runs work once per request id; a redelivery gets the first result, a different message under the same id nothing. */
+  private async once(header: EnvelopeHeader, fingerprint: string, work: () => Promise<HandleResult>): Promise<HandleResult> {
+    const requestId = header.requestId;
+    const claim = this.guard.claim(requestId, fingerprint, header.expiresAt);
+    if (claim.kind === "conflict") return this.reject("replayed", header);
+    if (claim.kind === "duplicate") return this.duplicate(await claim.result, undefined);
+    let result: HandleResult;
+    try {
+      result = await work();
+    } catch (e) {
+      claim.abandon();
+      this.logger.error("message handling failed", { requestId, error: e instanceof Error ? e.name : "unknown" });
+      throw e;
+    }
+    claim.settle(result);
+    return result;
+  }
+
+  private async duplicate(first: HandleResult | undefined, message: IncomingMessage | undefined): Promise<HandleResult> {
+    // The first delivery failed without an answer: judge this one afresh.
+    if (first === undefined) return message === undefined ? this.reject("replayed") : this.process(message);
+    if (first.verdict === "rejected") return { ...first, event: undefined };
+    this.logger.info("duplicate delivery answered from cache", { requestId: first.requestId, operation: first.operation, outcome: first.outcome });
+    return { ...first, verdict: "duplicate", event: undefined };
+  }
+
+  private seal(requestId: string, operation: Operation, keyVersion: number, expiresAt: Date, outcome: ReplyOutcome, key: Buffer): Buffer {
+    return sealReply(
+      {
+        requestId,
+        operation,
+        keyVersion,
+        expiresAt,
+        completedAt: this.clock.now(),
+        outcome: outcome.outcome,
+        reason: outcome.reason,
+        agentVersion: this.o.agentVersion,
+        diagnostic: outcome.diagnostic,
+      },
+      this.tenantId,
+      key,
+    );
+  }
+
+  private reject(rejection: Rejection, header?: EnvelopeHeader): HandleResult {
+    // The header is unauthenticated here: only its fixed-format fields are logged.
+    this.logger.warn("message rejected", { rejection, requestId: header?.requestId, kind: header?.kind, operation: header?.operation, keyVersion: header?.keyVersion });
+    return { verdict: "rejected", rejection, requestId: header?.requestId, operation: header?.operation };
+  }
+
+  private count(result: HandleResult): void {
+    if (result.verdict === "rejected" && result.rejection !== undefined) this.counters.rejected[result.rejection] += 1;
+    if (result.verdict === "applied") this.counters.applied += 1;
+    if (result.verdict === "duplicate") this.counters.duplicates += 1;
+    if (result.verdict !== "rejected" && result.outcome !== undefined) this.counters.outcomes[result.outcome] = (this.counters.outcomes[result.outcome] ?? 0) + 1;
+  }
+}
