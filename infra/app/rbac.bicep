@@ -60,9 +60,10 @@ resource appStorageTableDataContributor 'Microsoft.Authorization/roleAssignments
 }
 
 // Data Owner on the namespace, not Sender + Receiver: the app sends to every tenant-<id> queue
-// (created after this deployment, so namespace scope), receives replies sessions and agent-events,
-// and the Functions Service Bus trigger's scaling reads queue runtime properties (message counts),
-// which needs the Manage right that only Data Owner carries. Nothing broader than this namespace.
+// (created after this deployment, so namespace scope) and receives replies sessions and
+// agent-events; the Functions docs list Data Owner for the Service Bus trigger, whose scaling reads
+// queue runtime properties (a management operation that Data Receiver does not allow).
+// Nothing broader than this namespace.
 resource appServiceBusDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(serviceBus.id, principalId, roles.serviceBusDataOwner)
   scope: serviceBus
