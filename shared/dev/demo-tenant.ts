@@ -1,0 +1,84 @@
+/**
+ * The demo tenant `npm start` seeds: one domain with users covering each user type and the
+ * special accounts (protected, locked, disabled). Initial passwords here are demo data only.
+ */
+export const DEMO_TENANT_ID = "8f0d2c2e-5a7b-4c1d-9e3f-1a2b3c4d5e6f";
+export const DEMO_DOMAIN = "contoso.local";
+export const DEMO_BASE_DN = "DC=contoso,DC=local";
+export const DEMO_INITIAL_PASSWORD = "Welcome-2026!";
+
+export interface DemoUser {
+  sAMAccountName: string;
+  displayName: string;
+  userPrincipalName: string;
+  cloudAnchor: string;
+  authType: "passwordHashSync" | "federated" | "passThrough" | "cloudOnly";
+  objectGuid: string;
+  adminCount?: 1;
+  disabled?: boolean;
+  /** Locked out at start (bad passwords up to the lockout threshold). */
+  locked?: boolean;
+}
+
+export const DEMO_USERS: readonly DemoUser[] = [
+  { sAMAccountName: "alice", displayName: "Alice Anders", userPrincipalName: "alice@contoso.com", cloudAnchor: "User_0a1b2c3d-0001-4000-8000-000000000001", authType: "passwordHashSync", objectGuid: "6b1f0e2a-0001-4a00-8b00-00000000a001" },
+  { sAMAccountName: "bob", displayName: "Bob Berg", userPrincipalName: "bob@contoso.com", cloudAnchor: "User_0a1b2c3d-0002-4000-8000-000000000002", authType: "federated", objectGuid: "6b1f0e2a-0002-4a00-8b00-00000000a002" },
+  { sAMAccountName: "carol", displayName: "Carol Chen", userPrincipalName: "carol@contoso.com", cloudAnchor: "User_0a1b2c3d-0003-4000-8000-000000000003", authType: "passThrough", objectGuid: "6b1f0e2a-0003-4a00-8b00-00000000a003" },
+  { sAMAccountName: "dave", displayName: "Dave Diaz", userPrincipalName: "dave@contoso.onmicrosoft.com", cloudAnchor: "User_0a1b2c3d-0004-4000-8000-000000000004", authType: "cloudOnly", objectGuid: "6b1f0e2a-0004-4a00-8b00-00000000a004" },
+  { sAMAccountName: "eve.admin", displayName: "Eve Admin", userPrincipalName: "eve.admin@contoso.com", cloudAnchor: "User_0a1b2c3d-0005-4000-8000-000000000005", authType: "passwordHashSync", objectGuid: "6b1f0e2a-0005-4a00-8b00-00000000a005", adminCount: 1 },
+  { sAMAccountName: "frank", displayName: "Frank Fox", userPrincipalName: "frank@contoso.com", cloudAnchor: "User_0a1b2c3d-0006-4000-8000-000000000006", authType: "passwordHashSync", objectGuid: "6b1f0e2a-0006-4a00-8b00-00000000a006", locked: true },
+  { sAMAccountName: "grace", displayName: "Grace Gray", userPrincipalName: "grace@contoso.com", cloudAnchor: "User_0a1b2c3d-0007-4000-8000-000000000007", authType: "federated", objectGuid: "6b1f0e2a-0007-4a00-8b00-00000000a007", disabled: true },
+];
+
+export const DEMO_POLICY = {
+  minLength: 8,
+  complexity: true,
+  historyLength: 5,
+  minAgeSeconds: 0,
+  maxAgeSeconds: 0,
+  lockoutThreshold: 5,
+  lockoutDurationSeconds: 1800,
+  lockoutObservationWindowSeconds: 1800,
+};
+
+function dn(u: DemoUser): string {
+  return `CN=${u.displayName},OU=Staff,${DEMO_BASE_DN}`;
+}
+
+/** The embedded directory's seed (cloud-only users have no AD account). */
+export function demoDirectorySeed(): unknown {
+  return {
+    domains: [
+      {
+        domain: DEMO_DOMAIN,
+        policy: DEMO_POLICY,
+        users: DEMO_USERS.filter((u) => u.authType !== "cloudOnly").map((u) => ({
+          sAMAccountName: u.sAMAccountName,
+          displayName: u.displayName,
+          userPrincipalName: u.userPrincipalName,
+          distinguishedName: dn(u),
+          objectGuid: u.objectGuid,
+          password: DEMO_INITIAL_PASSWORD,
+          ...(u.adminCount === undefined ? {} : { adminCount: u.adminCount }),
+          ...(u.disabled === true ? { disabled: true } : {}),
+          passwordNeverExpires: true,
+        })),
+      },
+    ],
+  };
+}
+
+/** The sync store's connector spaces and links, as Entra Connect would have them. */
+export function demoSyncObjects(): { connector: string; anchor: string; metaverseId?: string; linkRules?: string[]; domain?: string; distinguishedName?: string }[] {
+  return DEMO_USERS.filter((u) => u.authType !== "cloudOnly").flatMap((u) => [
+    { connector: "aad", anchor: u.cloudAnchor, metaverseId: `mv-${u.sAMAccountName}` },
+    {
+      connector: DEMO_DOMAIN,
+      anchor: u.objectGuid,
+      metaverseId: `mv-${u.sAMAccountName}`,
+      linkRules: [`Microsoft.InfromADUserAccountEnabled.${DEMO_DOMAIN}`],
+      domain: DEMO_DOMAIN,
+      distinguishedName: dn(u),
+    },
+  ]);
+}
