@@ -40,7 +40,7 @@ export const agentConfigSchema = z
         stateFile: z.string().min(1),
       })
       .strict(),
-    heartbeatIntervalSeconds: z.number().int().min(5).max(3600).default(300),
+    heartbeatIntervalSeconds: z.number().int().min(1).max(3600).default(300),
     maxConcurrentRequests: z.number().int().min(1).max(256).default(32),
     directory: z.discriminatedUnion("kind", [
       z.object({ kind: z.literal("embedded"), seedFile: z.string().min(1) }).strict(),

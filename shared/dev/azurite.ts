@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
+import { connect } from "node:net";
+import { freePort, stopChild, waitFor } from "./processes.js";
+
+const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+export interface AzuriteHandle {
+  connectionString: string;
+  /** Restart on the same port (data is lost: in-memory persistence). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function connectionString(port: number): string {
+  return `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${DEV_KEY};TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`;
+}
+
+async function launch(port: number): Promise<ChildProcess> {
+  const require = createRequire(import.meta.url);
+  const bin = require.resolve("azurite/dist/src/table/main.js");
+  // Run the table service directly (no npx wrapper), so stopping the child stops Azurite.
+  const child = spawn(process.execPath, [bin, "--inMemoryPersistence", "--skipApiVersionCheck", "--tableHost", "127.0.0.1", "--tablePort", String(port), "--silent", "--disableTelemetry"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect(port, "127.0.0.1", () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on("error", () => resolve(false));
+      }),
+    15000,
+    "Azurite",
+  );
+  return child;
+}
+
+/** Starts Azurite's table service on loopback (a free port unless one is given), in-memory. */
+export async function startAzurite(fixedPort?: number): Promise<AzuriteHandle> {
+  const port = fixedPort ?? (await freePort());
+  let child = await launch(port);
+  return {
+    connectionString: connectionString(port),
+    async restart() {
+      await stopChild(child);
+      child = await launch(port);
+    },
+    async stop() {
+      await stopChild(child);
+    },
+  };
+}
+
+/** The shared Azurite of the test run, or a new one for a file run alone. */
+export async function tableConnectionString(): Promise<{ connectionString: string; stop(): Promise<void> }> {
+  const shared = process.env.TEST_TABLES_CONNECTION_STRING;
+  if (shared !== undefined) return { connectionString: shared, stop: async () => {} };
+  const own = await startAzurite();
+  return own;
+}

@@ -1,0 +1,24 @@
+/** What a running local stack offers its users (the `npm start` banner) and the e2e tests. */
+export interface LocalStackHandle {
+  apiBase: string;
+  portalUrl: string;
+  tenantId: string;
+  adminToken: string;
+  operateToken: string;
+  /** Mints tokens from the stack's dev issuer (tests: other roles, tenants, lifetimes). */
+  mintToken(claims: { tenantId: string; roles: string[]; lifetimeSeconds?: number; audience?: string }): Promise<string>;
+  agent: {
+    /** SIGKILL: no goodbye, messages in flight stay locked until their lock expires. */
+    kill(): Promise<void>;
+    start(): Promise<void>;
+    running(): boolean;
+    /** Everything the agent wrote to stdout/stderr so far. */
+    output(): string;
+  };
+  /** Everything the function app logged so far. */
+  functionLogs(): string;
+  /** Audit rows of the demo tenant, newest first. */
+  auditRows(): Promise<Record<string, unknown>[]>;
+  settings: { heartbeatWindowSeconds: number; replyTimeoutMs: number; messageTtlSeconds: number };
+  stop(): Promise<void>;
+}
