@@ -61,6 +61,7 @@ export function demoDirectorySeed(): unknown {
           password: DEMO_INITIAL_PASSWORD,
           ...(u.adminCount === undefined ? {} : { adminCount: u.adminCount }),
           ...(u.disabled === true ? { disabled: true } : {}),
+          ...(u.locked === true ? { lockedOut: true } : {}),
           passwordNeverExpires: true,
         })),
       },

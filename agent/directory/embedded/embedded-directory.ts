@@ -204,8 +204,10 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
     for (const d of domain === undefined ? this.domains.values() : [this.domainOrThrow(domain)]) d.reachable = reachable;
   }
 
-  setAccountFlags(ref: AccountRef, flags: { disabled?: boolean; adminCount?: 0 | 1; passwordNeverExpires?: boolean }): void {
+  setAccountFlags(ref: AccountRef, flags: { disabled?: boolean; adminCount?: 0 | 1; passwordNeverExpires?: boolean; lockedOut?: boolean }): void {
     const { user } = this.find(ref, { ignoreReachability: true });
+    // Like AD after threshold bad passwords: locked from now for the lockout duration.
+    if (flags.lockedOut !== undefined) user.lockoutTime = flags.lockedOut ? this.clock.now().getTime() : 0;
     if (flags.disabled !== undefined) user.disabled = flags.disabled;
     if (flags.adminCount !== undefined) user.adminCount = flags.adminCount;
     if (flags.passwordNeverExpires !== undefined) user.passwordNeverExpires = flags.passwordNeverExpires;

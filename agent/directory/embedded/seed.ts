@@ -51,6 +51,7 @@ const userSchema = z
     disabled: z.boolean().optional(),
     passwordNeverExpires: z.boolean().optional(),
     mustChangePassword: z.boolean().optional(),
+    lockedOut: z.boolean().optional(),
   })
   .strict();
 
@@ -89,11 +90,13 @@ export function directoryFromSeed(seed: unknown, options: { clock?: Clock } = {}
     for (const u of d.users) {
       const password = u.password === undefined ? undefined : Buffer.from(u.password, "utf8");
       try {
-        directory.addUser(d.domain, {
-          ...u,
+        const { lockedOut, ...init } = u;
+        const ref = directory.addUser(d.domain, {
+          ...init,
           password,
           msDsConsistencyGuid: u.msDsConsistencyGuid === undefined ? undefined : Buffer.from(u.msDsConsistencyGuid, "base64"),
         });
+        if (lockedOut === true) directory.setAccountFlags(ref, { lockedOut: true });
       } finally {
         password?.fill(0);
       }
