@@ -6,6 +6,8 @@ export interface IncomingRequest {
   messageId: string;
   enqueuedAt: Date | undefined;
   deliveryCount: number;
+  /** The tenantId application property: a claim, authenticated only by decryption. */
+  claimedTenant: string | undefined;
 }
 
 export interface HandlerResult {
@@ -60,7 +62,8 @@ export class AgentRelayTransport {
     const body = Buffer.isBuffer(message.body) ? message.body : message.body instanceof Uint8Array ? Buffer.from(message.body) : Buffer.alloc(0);
     let result: HandlerResult;
     try {
-      result = await handler({ body, messageId, enqueuedAt: message.enqueuedTimeUtc, deliveryCount: message.deliveryCount ?? 0 });
+      const claimed = message.applicationProperties?.tenantId;
+      result = await handler({ body, messageId, enqueuedAt: message.enqueuedTimeUtc, deliveryCount: message.deliveryCount ?? 0, claimedTenant: typeof claimed === "string" ? claimed : undefined });
     } catch (e) {
       this.o.logger.error("request handling failed", { messageId, error: e instanceof Error ? e.name : "unknown" });
       await receiver.abandonMessage(message).catch(() => {});

@@ -23,6 +23,8 @@ export interface LocalRunnerOptions {
   settings: Record<string, string | undefined>;
   queueTriggers?: QueueTriggerSource;
   log?: (line: string) => void;
+  /** Serves paths outside the route prefix (the local stack's demo page); answers true when it did. */
+  fallback?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface LocalRunner {
@@ -95,6 +97,7 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
     void (async () => {
       const invocationId = randomUUID();
       const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+      if (!url.pathname.startsWith(`/${prefix}/`) && options.fallback?.(req, res) === true) return;
       const candidates = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m !== null);
       const hit = candidates.find((x) => x.r.definition.methods.includes((req.method ?? "GET").toUpperCase() as never));
       if (hit === undefined) {
