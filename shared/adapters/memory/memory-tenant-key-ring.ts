@@ -1,0 +1,61 @@
+import { randomBytes } from "node:crypto";
+import type { PackageKey, TenantKeyRing } from "../../ports/tenant-key-ring.port.js";
+
+function copy(k: PackageKey): PackageKey {
+  return { version: k.version, key: Buffer.from(k.key), createdAt: new Date(k.createdAt), acknowledgedAt: k.acknowledgedAt === undefined ? undefined : new Date(k.acknowledgedAt) };
+}
+
+/** Key ring for unit tests and the in-process stack; counts reads like a vault would see them. */
+export class MemoryTenantKeyRing implements TenantKeyRing {
+  private readonly keys = new Map<string, PackageKey[]>();
+  private readonly publicKeys = new Map<string, string>();
+  reads = 0;
+
+  private list(tenantId: string): PackageKey[] {
+    this.reads += 1;
+    return this.keys.get(tenantId) ?? [];
+  }
+
+  async currentKey(tenantId: string): Promise<PackageKey | undefined> {
+    const acknowledged = this.list(tenantId).filter((k) => k.acknowledgedAt !== undefined);
+    const last = acknowledged[acknowledged.length - 1];
+    return last === undefined ? undefined : copy(last);
+  }
+
+  async keyVersion(tenantId: string, version: number): Promise<PackageKey | undefined> {
+    const k = this.list(tenantId).find((x) => x.version === version);
+    return k === undefined ? undefined : copy(k);
+  }
+
+  async latestKey(tenantId: string): Promise<PackageKey | undefined> {
+    const all = this.list(tenantId);
+    const last = all[all.length - 1];
+    return last === undefined ? undefined : copy(last);
+  }
+
+  async createKey(tenantId: string, now: Date): Promise<PackageKey> {
+    const all = this.keys.get(tenantId) ?? [];
+    const key: PackageKey = { version: (all[all.length - 1]?.version ?? 0) + 1, key: randomBytes(32), createdAt: now, acknowledgedAt: undefined };
+    all.push(key);
+    this.keys.set(tenantId, all);
+    return copy(key);
+  }
+
+  async markAcknowledged(tenantId: string, version: number, at: Date): Promise<void> {
+    const k = (this.keys.get(tenantId) ?? []).find((x) => x.version === version);
+    if (k !== undefined && k.acknowledgedAt === undefined) k.acknowledgedAt = at;
+  }
+
+  async agentPublicKey(tenantId: string): Promise<string | undefined> {
+    this.reads += 1;
+    return this.publicKeys.get(tenantId);
+  }
+
+  async setAgentPublicKey(tenantId: string, publicKeyPem: string): Promise<void> {
+    this.publicKeys.set(tenantId, publicKeyPem);
+  }
+
+  async tenantsWithKeys(): Promise<string[]> {
+    return [...this.keys.keys()];
+  }
+}
