@@ -1,0 +1,279 @@
+import { randomUUID } from "node:crypto";
+import { decide, type RateLimitOptions } from "../memory/memory-rate-limiter.js";
+import type { AgentHeartbeat, AgentHeartbeatStore } from "../../ports/agent-heartbeat-store.port.js";
+import type { AuditLog, AuditRow } from "../../ports/audit-log.port.js";
+import type { OperationRecord, OperationStore } from "../../ports/operation-store.port.js";
+import type { RateLimitDecision, RateLimiter } from "../../ports/rate-limiter.port.js";
+import { ConcurrencyConflictError, type StoredTenantSettings, type TenantSettings, type TenantSettingsStore } from "../../ports/tenant-settings-store.port.js";
+import type { PolicyReason } from "../../errors/catalog.js";
+import { LazyTable, statusOf } from "./table-client.js";
+
+const MAX_CONCURRENCY_RETRIES = 20;
+
+async function retryOnConflict<T>(attempt: () => Promise<T | typeof RETRY>): Promise<T> {
+  for (let i = 0; i < MAX_CONCURRENCY_RETRIES; i++) {
+    const r = await attempt();
+    if (r !== RETRY) return r;
+    await new Promise((res) => setTimeout(res, Math.random() * 20 * (i + 1)));
+  }
+  throw new ConcurrencyConflictError("too much contention");
+}
+const RETRY = Symbol("retry");
+const isConflict = (e: unknown) => statusOf(e) === 412 || statusOf(e) === 409;
+
+export class TableTenantSettingsStore implements TenantSettingsStore {
+  constructor(private readonly t: LazyTable) {}
+
+  async get(tenantId: string): Promise<StoredTenantSettings | undefined> {
+    try {
+      const e = await this.t.run((c) => c.getEntity<{ enabled: boolean; allowUnlockWithoutReset: boolean; updatedAt: string }>(tenantId, "settings"));
+      return { tenantId, enabled: e.enabled, allowUnlockWithoutReset: e.allowUnlockWithoutReset, updatedAt: new Date(e.updatedAt), etag: e.etag };
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async put(settings: TenantSettings, expectedEtag?: string | null): Promise<StoredTenantSettings> {
+    const entity = { partitionKey: settings.tenantId, rowKey: "settings", enabled: settings.enabled, allowUnlockWithoutReset: settings.allowUnlockWithoutReset, updatedAt: settings.updatedAt.toISOString() };
+    try {
+      const r =
+        expectedEtag === null
+          ? await this.t.run((c) => c.createEntity(entity))
+          : typeof expectedEtag === "string"
+            ? await this.t.run((c) => c.updateEntity(entity, "Replace", { etag: expectedEtag }))
+            : await this.t.run((c) => c.upsertEntity(entity, "Replace"));
+      return { ...settings, etag: r.etag ?? randomUUID() };
+    } catch (e) {
+      if (isConflict(e)) throw new ConcurrencyConflictError("settings changed meanwhile");
+      throw e;
+    }
+  }
+
+  async list(): Promise<StoredTenantSettings[]> {
+    const out: StoredTenantSettings[] = [];
+    await this.t.run(async (c) => {
+      for await (const e of c.listEntities<{ enabled: boolean; allowUnlockWithoutReset: boolean; updatedAt: string }>()) {
+        out.push({ tenantId: e.partitionKey ?? "", enabled: e.enabled, allowUnlockWithoutReset: e.allowUnlockWithoutReset, updatedAt: new Date(e.updatedAt), etag: e.etag ?? "" });
+      }
+    });
+    return out;
+  }
+}
+
+interface HeartbeatEntity {
+  agentId: string;
+  agentVersion: string;
+  sentAt: string;
+  receivedAt: string;
+  policy: string;
+  connectors: string;
+  keyVersions: string;
+}
+
+export class TableAgentHeartbeatStore implements AgentHeartbeatStore {
+  constructor(private readonly t: LazyTable) {}
+
+  private async read(tenantId: string) {
+    try {
+      return await this.t.run((c) => c.getEntity<HeartbeatEntity>(tenantId, "heartbeat"));
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async record(h: AgentHeartbeat): Promise<void> {
+    const entity = {
+      partitionKey: h.tenantId,
+      rowKey: "heartbeat",
+      agentId: h.agentId,
+      agentVersion: h.agentVersion,
+      sentAt: h.sentAt.toISOString(),
+      receivedAt: h.receivedAt.toISOString(),
+      policy: JSON.stringify(h.policy),
+      connectors: JSON.stringify(h.connectors),
+      keyVersions: JSON.stringify(h.keyVersions),
+    };
+    await retryOnConflict(async () => {
+      const existing = await this.read(h.tenantId);
+      // Events can arrive out of order: an older heartbeat never replaces a newer one.
+      if (existing !== undefined && Date.parse(existing.sentAt) > h.sentAt.getTime()) return undefined;
+      try {
+        if (existing === undefined) await this.t.run((c) => c.createEntity(entity));
+        else await this.t.run((c) => c.updateEntity(entity, "Replace", { etag: existing.etag }));
+        return undefined;
+      } catch (e) {
+        if (isConflict(e)) return RETRY;
+        throw e;
+      }
+    });
+  }
+
+  async latest(tenantId: string): Promise<AgentHeartbeat | undefined> {
+    const e = await this.read(tenantId);
+    if (e === undefined) return undefined;
+    return {
+      tenantId,
+      agentId: e.agentId,
+      agentVersion: e.agentVersion,
+      sentAt: new Date(e.sentAt),
+      receivedAt: new Date(e.receivedAt),
+      policy: JSON.parse(e.policy) as AgentHeartbeat["policy"],
+      connectors: JSON.parse(e.connectors) as AgentHeartbeat["connectors"],
+      keyVersions: JSON.parse(e.keyVersions) as number[],
+    };
+  }
+}
+
+interface OperationEntity {
+  operation: string;
+  fingerprint: string;
+  cloudAnchor: string;
+  initiatorKind: string;
+  channel: string;
+  status: string;
+  startedAt: string;
+  expiresAt: string;
+  outcome?: string;
+  reason?: string;
+  completedAt?: string;
+}
+
+function toRecord(tenantId: string, requestId: string, e: OperationEntity): OperationRecord {
+  return {
+    tenantId,
+    requestId,
+    operation: e.operation as OperationRecord["operation"],
+    fingerprint: e.fingerprint,
+    cloudAnchor: e.cloudAnchor,
+    initiatorKind: e.initiatorKind as OperationRecord["initiatorKind"],
+    channel: e.channel as OperationRecord["channel"],
+    status: e.status as OperationRecord["status"],
+    startedAt: new Date(e.startedAt),
+    expiresAt: new Date(e.expiresAt),
+    outcome: e.outcome,
+    reason: e.reason as PolicyReason | undefined,
+    completedAt: e.completedAt === undefined ? undefined : new Date(e.completedAt),
+  };
+}
+
+export class TableOperationStore implements OperationStore {
+  constructor(private readonly t: LazyTable) {}
+
+  async begin(r: OperationRecord): Promise<{ created: true } | { created: false; existing: OperationRecord }> {
+    try {
+      await this.t.run((c) =>
+        c.createEntity({ partitionKey: r.tenantId, rowKey: r.requestId, operation: r.operation, fingerprint: r.fingerprint, cloudAnchor: r.cloudAnchor, initiatorKind: r.initiatorKind, channel: r.channel, status: r.status, startedAt: r.startedAt.toISOString(), expiresAt: r.expiresAt.toISOString() }),
+      );
+      return { created: true };
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e;
+      const existing = await this.get(r.tenantId, r.requestId);
+      if (existing === undefined) throw e;
+      return { created: false, existing };
+    }
+  }
+
+  async complete(tenantId: string, requestId: string, o: { outcome: string; reason?: PolicyReason | undefined; completedAt: Date }): Promise<OperationRecord | undefined> {
+    return retryOnConflict(async () => {
+      let e;
+      try {
+        e = await this.t.run((c) => c.getEntity<OperationEntity>(tenantId, requestId));
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+      // First outcome wins: a completed record is never changed again.
+      if (e.status === "completed") return toRecord(tenantId, requestId, e);
+      const next = { ...e, partitionKey: tenantId, rowKey: requestId, status: "completed", outcome: o.outcome, completedAt: o.completedAt.toISOString(), ...(o.reason === undefined ? {} : { reason: o.reason }) };
+      try {
+        await this.t.run((c) => c.updateEntity(next, "Replace", { etag: e.etag }));
+      } catch (err) {
+        if (isConflict(err)) return RETRY;
+        throw err;
+      }
+      return toRecord(tenantId, requestId, next);
+    });
+  }
+
+  async get(tenantId: string, requestId: string): Promise<OperationRecord | undefined> {
+    try {
+      return toRecord(tenantId, requestId, await this.t.run((c) => c.getEntity<OperationEntity>(tenantId, requestId)));
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  }
+}
+
+export class TableRateLimiter implements RateLimiter {
+  constructor(
+    private readonly t: LazyTable,
+    private readonly o: RateLimitOptions,
+  ) {}
+
+  async consume(tenantId: string, subject: string, now: Date): Promise<RateLimitDecision> {
+    // Row keys can't hold '/', '\\', '#', '?': keep the subject readable but safe.
+    const rowKey = encodeURIComponent(subject).replace(/%/g, "_");
+    return retryOnConflict(async () => {
+      let existing: { attempts: string; etag: string } | undefined;
+      try {
+        const e = await this.t.run((c) => c.getEntity<{ attempts: string }>(tenantId, rowKey));
+        existing = { attempts: e.attempts, etag: e.etag };
+      } catch (e) {
+        if (statusOf(e) !== 404) throw e;
+      }
+      const { decision, kept } = decide(existing === undefined ? [] : (JSON.parse(existing.attempts) as number[]), now.getTime(), this.o);
+      if (!decision.allowed) return decision;
+      const entity = { partitionKey: tenantId, rowKey, attempts: JSON.stringify(kept) };
+      try {
+        // The ETag makes two instances racing for the last slot: only one write wins.
+        if (existing === undefined) await this.t.run((c) => c.createEntity(entity));
+        else await this.t.run((c) => c.updateEntity(entity, "Replace", { etag: existing.etag }));
+      } catch (e) {
+        if (isConflict(e)) return RETRY;
+        throw e;
+      }
+      return decision;
+    });
+  }
+}
+
+export class TableAuditLog implements AuditLog {
+  constructor(private readonly t: LazyTable) {}
+
+  async append(row: AuditRow): Promise<void> {
+    // Inverted time first: a partition lists newest first.
+    const inverted = String(8_640_000_000_000_000 - row.at.getTime()).padStart(16, "0");
+    await this.t.run((c) =>
+      c.createEntity({
+        partitionKey: row.tenantId,
+        rowKey: `${inverted}_${row.requestId}_${randomUUID().slice(0, 8)}`,
+        requestId: row.requestId,
+        operation: row.operation,
+        initiatorKind: row.initiatorKind,
+        channel: row.channel,
+        cloudAnchor: row.cloudAnchor,
+        outcome: row.outcome,
+        ...(row.reason === undefined ? {} : { reason: row.reason }),
+        durationMs: row.durationMs,
+        at: row.at.toISOString(),
+      }),
+    );
+  }
+
+  async list(tenantId: string, limit: number): Promise<AuditRow[]> {
+    const rows: AuditRow[] = [];
+    await this.t.run(async (c) => {
+      const filter = `PartitionKey eq '${tenantId.replace(/'/g, "''")}'`;
+      for await (const e of c.listEntities<Omit<AuditRow, "at" | "tenantId"> & { at: string }>({ queryOptions: { filter } })) {
+        rows.push({ tenantId, requestId: e.requestId, operation: e.operation, initiatorKind: e.initiatorKind, channel: e.channel, cloudAnchor: e.cloudAnchor, outcome: e.outcome, reason: e.reason, durationMs: e.durationMs, at: new Date(e.at) });
+        if (rows.length >= limit) break;
+      }
+    });
+    return rows;
+  }
+}
+
+export const TABLE_NAMES = { settings: "WritebackSettings", heartbeats: "AgentHeartbeats", operations: "PasswordOperations", rateLimits: "RateLimits", audit: "AuditLog" } as const;
