@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, test } from "node:test";
+import { DefaultAzureCredential } from "@azure/identity";
+import { SecretClient } from "@azure/keyvault-secrets";
+import { Agent } from "node:https";
+import { startKeyVaultPeer, type KeyVaultPeer } from "../../../emulators/keyvault/peer.js";
+import { createKeyVaultTenantKeyRing } from "../../../shared/adapters/keyvault/create-key-vault-tenant-key-ring.js";
+import { CachedTenantKeyRing } from "../../../shared/keys/cached-tenant-key-ring.js";
+import { keyRingContract } from "../../support/contracts/key-ring.contract.js";
+
+let peer: KeyVaultPeer;
+before(async () => {
+  peer = await startKeyVaultPeer();
+});
+after(() => peer.stop());
+const ring = () => createKeyVaultTenantKeyRing({ vaultUrl: peer.url, credential: peer.credential(), caPem: peer.caPem });
+
+keyRingContract("Key Vault through the SDK on the local peer", async () => ring());
+const realVault = process.env.KEYVAULT_URL;
+if (realVault !== undefined) keyRingContract("Key Vault (KEYVAULT_URL)", async () => createKeyVaultTenantKeyRing({ vaultUrl: realVault, credential: new DefaultAzureCredential() }));
+else test("Key Vault contract against a real vault", { skip: "set KEYVAULT_URL (and sign in for DefaultAzureCredential) to run it against a real vault" }, () => {});
+
+test("the peer refuses requests without a token or with a forged one", async () => {
+  const r = await fetch(`${peer.url}/secrets/x?api-version=7.5`).catch((e: unknown) => e);
+  assert.ok(r instanceof Error, "self-signed TLS is not trusted by default either");
+  const forged = new SecretClient(peer.url, { getToken: async () => ({ token: "a.b.c", expiresOnTimestamp: Date.now() + 60_000 }) }, { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 }, agent: new Agent({ ca: peer.caPem }) } as never);
+  await assert.rejects(forged.getSecret("anything"), (e: unknown) => (e as { statusCode?: number }).statusCode === 401);
+  assert.ok(peer.stats().refused >= 1);
+});
+
+test("throttling (429) is retried transparently by the SDK", async () => {
+  const r = ring();
+  const tenantId = randomUUID();
+  await r.setAgentPublicKey(tenantId, "pem");
+  peer.injectFaults({ status: 429, count: 2 });
+  assert.equal(await r.agentPublicKey(tenantId), "pem");
+});
+
+test("Key Vault GETs do not grow with requests behind the cache", async () => {
+  const tenantId = randomUUID();
+  const cached = new CachedTenantKeyRing(ring());
+  await cached.createKey(tenantId, new Date());
+  await cached.markAcknowledged(tenantId, 1, new Date());
+  const name = `tenant-${tenantId}-package-key`;
+  const before = peer.stats().gets[name] ?? 0;
+  for (let i = 0; i < 1000; i++) await cached.currentKey(tenantId);
+  const gets = (peer.stats().gets[name] ?? 0) - before;
+  assert.ok(gets <= 2, `${gets} GETs for 1,000 lookups`);
+});
+
+test("an outage is KEY_STORE_UNAVAILABLE, never a fallback", async () => {
+  const own = await startKeyVaultPeer();
+  const r = createKeyVaultTenantKeyRing({ vaultUrl: own.url, credential: own.credential(), caPem: own.caPem });
+  await own.stop();
+  await assert.rejects(r.currentKey(randomUUID()), (e: unknown) => (e as { code?: string }).code === "KEY_STORE_UNAVAILABLE" && !(e as Error).message.includes("127.0.0.1"));
+});
