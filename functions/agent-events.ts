@@ -1,3 +1,4 @@
+import "../shared/composition/production.js";
 import { registerFunction } from "../shared/adapters/functions/registry.js";
 import { AgentEvents, type AgentEventOutcome } from "../shared/app/agent-events.js";
 import { getServices } from "../shared/composition/services.js";

@@ -1,3 +1,4 @@
+import "../shared/composition/production.js";
 import { httpFunction } from "../shared/adapters/functions/http-function.js";
 import { TenantAdmin } from "../shared/app/tenant-admin.js";
 import { ROLES } from "../shared/http/auth.js";

@@ -1,3 +1,4 @@
+import "../shared/composition/production.js";
 import { registerFunction } from "../shared/adapters/functions/registry.js";
 import { jsonResult, type HttpResult } from "../shared/http/responses.js";
 import { PRODUCT_VERSION } from "../shared/version.js";

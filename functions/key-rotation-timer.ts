@@ -1,3 +1,4 @@
+import "../shared/composition/production.js";
 import { registerFunction } from "../shared/adapters/functions/registry.js";
 import { TenantAdmin } from "../shared/app/tenant-admin.js";
 import { getServices } from "../shared/composition/services.js";

@@ -1,3 +1,4 @@
+import "../shared/composition/production.js";
 import { httpFunction } from "../shared/adapters/functions/http-function.js";
 import { PasswordOperations } from "../shared/app/password-operations.js";
 import { ROLES } from "../shared/http/auth.js";

@@ -25,6 +25,11 @@ export function configureServices(next: Factory): void {
   instance = undefined;
 }
 
+/** Installs a factory only where none is installed yet: the production default of every function module. */
+export function configureDefaultServices(next: Factory): void {
+  if (factory === undefined) configureServices(next);
+}
+
 export function useServices(services: WritebackServices): void {
   configureServices(async () => services);
 }

@@ -1,0 +1,100 @@
+import type { ServiceBusClient } from "@azure/service-bus";
+import { createServiceBusClient } from "../shared/adapters/servicebus/connection.js";
+import { tenantQueueName } from "../shared/adapters/servicebus/queue-names.js";
+import type { Logger } from "../shared/ports/logger.port.js";
+import type { AgentConfig } from "./config/agent-config.js";
+import { signAgentEvent } from "./core/agent-events.js";
+import { AgentKeyStore } from "./core/agent-key-store.js";
+import { CloudClock } from "./core/cloud-clock.js";
+import { HeartbeatBuilder } from "./core/heartbeat-builder.js";
+import { RequestProcessor } from "./core/request-processor.js";
+import type { DirectoryService } from "./directory/directory.port.js";
+import { createDirectory } from "./directory/create-directory.js";
+import { FileSyncStore } from "./sync/file-sync-store.js";
+import { AgentRelayTransport } from "./transport/relay-transport.js";
+import { AGENT_VERSION } from "./version.js";
+
+export interface RunningAgent {
+  processor: RequestProcessor;
+  directory: DirectoryService;
+  keys: AgentKeyStore;
+  sendHeartbeat(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartAgentOptions {
+  logger: Logger;
+  /** Use this directory instead of building one from the configuration (tests, local stack). */
+  directory?: DirectoryService;
+  serviceBusClient?: ServiceBusClient;
+}
+
+/**
+ * `agent run`: listens on the tenant's queue, answers each request, and sends a signed
+ * heartbeat at start and every heartbeatIntervalSeconds. Outbound connections only.
+ */
+export async function startAgent(config: AgentConfig, options: StartAgentOptions): Promise<RunningAgent> {
+  const { logger } = options;
+  if (config.serviceBus.connectionString === undefined && options.serviceBusClient === undefined) {
+    throw new Error("serviceBus.connectionString (or WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING) is required to run");
+  }
+  const keys = await AgentKeyStore.open({ privateKeyFile: config.keys.privateKeyFile, stateFile: config.keys.stateFile, ...(config.keys.passphrase === undefined ? {} : { passphrase: config.keys.passphrase }) });
+  if (keys.stateStatus === "unreadable") logger.warn("key state unreadable (new key pair?): starting without package keys; the backend redelivers on the first heartbeat");
+  const directory = options.directory ?? (await createDirectory(config.directory));
+  const syncStore = await FileSyncStore.open(config.syncStore.file);
+  const cloudClock = new CloudClock();
+  const identity = { tenantId: config.tenantId, agentId: config.agentId, agentVersion: AGENT_VERSION };
+  const processor = new RequestProcessor({ ...identity, keys, directory, syncStore, logger, cloudClock });
+  const heartbeat = new HeartbeatBuilder({ ...identity, directory, keys, cloudClock });
+  const client = options.serviceBusClient ?? createServiceBusClient({ connectionString: config.serviceBus.connectionString ?? "" });
+  const transport = new AgentRelayTransport({
+    client,
+    tenantId: config.tenantId,
+    tenantQueue: config.serviceBus.tenantQueue ?? tenantQueueName(config.tenantId),
+    eventsQueue: config.serviceBus.eventsQueue,
+    maxConcurrentRequests: config.maxConcurrentRequests,
+    logger,
+  });
+
+  transport.start(async (message) => {
+    const result = await processor.handle({
+      body: message.body,
+      ...(message.enqueuedAt === undefined ? {} : { enqueuedAt: message.enqueuedAt }),
+      ...(message.claimedTenant === undefined ? {} : { tenantId: message.claimedTenant }),
+    });
+    if (result.event !== undefined) {
+      await transport.sendEvent(signAgentEvent(result.event, keys)).catch(() => logger.warn("acknowledgement event not sent", { requestId: result.requestId }));
+    }
+    if (result.verdict === "rejected") return { deadLetterReason: result.rejection ?? "rejected" };
+    if (result.event?.type === "keyAcknowledged") {
+      // A fresh key changes what the heartbeat reports: tell the backend at once.
+      void sendHeartbeat();
+    }
+    return { reply: result.reply };
+  });
+
+  async function sendHeartbeat(): Promise<void> {
+    try {
+      await transport.sendEvent(await heartbeat.encode());
+    } catch (e) {
+      logger.warn("heartbeat not sent", { code: (e as { code?: string }).code ?? (e instanceof Error ? e.name : "unknown") });
+    }
+  }
+  await sendHeartbeat();
+  const timer = setInterval(() => void sendHeartbeat(), config.heartbeatIntervalSeconds * 1000);
+  logger.info("agent running", { tenantId: config.tenantId, agentId: config.agentId, keyVersions: keys.heldVersions(cloudClock.now()).join(",") });
+
+  return {
+    processor,
+    directory,
+    keys,
+    sendHeartbeat,
+    async stop() {
+      clearInterval(timer);
+      await transport.close();
+      if (options.serviceBusClient === undefined) await client.close();
+      await syncStore.close();
+      if (options.directory === undefined) await directory.close();
+    },
+  };
+}

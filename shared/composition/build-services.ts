@@ -1,0 +1,98 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { TokenCredential } from "@azure/core-auth";
+import { DefaultAzureCredential } from "@azure/identity";
+import { createKeyVaultTenantKeyRing } from "../adapters/keyvault/create-key-vault-tenant-key-ring.js";
+import { createServiceBusClient } from "../adapters/servicebus/connection.js";
+import { ServiceBusRelayClient } from "../adapters/servicebus/relay-client.js";
+import { createTableStores } from "../adapters/tables/create-table-stores.js";
+import { PasswordOperations } from "../app/password-operations.js";
+import { createReplyOpener, UntrustedReplyError } from "../app/reply-opener.js";
+import type { WritebackServices } from "../app/services.js";
+import type { AppConfig } from "../config/config.js";
+import { createTokenVerifier } from "../http/auth.js";
+import { CachedTenantKeyRing } from "../keys/cached-tenant-key-ring.js";
+import { systemClock } from "../ports/clock.port.js";
+import type { Logger } from "../ports/logger.port.js";
+import type { PasswordReply } from "../protocol/envelope.js";
+
+export interface BuiltServices {
+  services: WritebackServices;
+  /** The relay, for starting its reply receiver early and for its counters. */
+  relay: ServiceBusRelayClient<PasswordReply>;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the Azure-backed adapters from validated settings. Connection strings are used when
+ * given (local peers); otherwise the managed identity (DefaultAzureCredential) reaches the
+ * storage endpoint, the Service Bus namespace and the vault.
+ */
+export async function buildServices(config: AppConfig, logger: Logger, credential?: TokenCredential): Promise<BuiltServices> {
+  const identity = credential ?? new DefaultAzureCredential();
+  const stores = createTableStores(
+    config.TABLES_CONNECTION_STRING !== undefined ? { connectionString: config.TABLES_CONNECTION_STRING } : { endpoint: config.TABLES_ENDPOINT ?? "", credential: identity },
+    { maxOperations: config.RATE_LIMIT_MAX_OPERATIONS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
+  );
+  const keyRing = new CachedTenantKeyRing(
+    createKeyVaultTenantKeyRing({
+      vaultUrl: config.KEYVAULT_URL ?? "",
+      credential: identity,
+      ...(config.KEYVAULT_CA_FILE === undefined ? {} : { caPem: readFileSync(config.KEYVAULT_CA_FILE, "utf8") }),
+    }),
+    { ttlMs: config.KEY_CACHE_TTL_SECONDS * 1000 },
+  );
+  const client = createServiceBusClient(
+    config.SERVICEBUS_CONNECTION_STRING !== undefined
+      ? { connectionString: config.SERVICEBUS_CONNECTION_STRING }
+      : { fullyQualifiedNamespace: config.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE ?? "", credential: identity },
+  );
+  const verifyToken = createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, jwksUrl: config.AUTH_JWKS_URL, publicKeyPem: config.AUTH_PUBLIC_KEY_PEM });
+
+  // Late replies need the use case, which needs the relay: tie the knot through a holder.
+  const holder: { services?: WritebackServices } = {};
+  const relay = new ServiceBusRelayClient<PasswordReply>({
+    client,
+    repliesQueue: config.SERVICEBUS_REPLIES_QUEUE,
+    instanceId: `instance-${randomUUID()}`,
+    openReply: createReplyOpener(keyRing),
+    isUntrusted: (e) => e instanceof UntrustedReplyError,
+    logger,
+    onLateReply: async (reply, message) => {
+      const s = holder.services;
+      if (s === undefined) return;
+      if (reply.operation === "deliverKey") {
+        if (reply.outcome === "succeeded") await s.keyRing.markAcknowledged(message.tenantId, reply.keyVersion, s.clock.now());
+      } else if (reply.operation !== "disable") {
+        await new PasswordOperations(s).settle(message.tenantId, reply.requestId, reply).catch((e: unknown) => {
+          // A recorded error outcome is an answer, not a failure of recording it.
+          if (!(e instanceof Error && e.name === "AppError")) throw e;
+        });
+        logger.info("late reply recorded", { tenantId: message.tenantId, requestId: reply.requestId, outcome: reply.outcome });
+      }
+    },
+  });
+  const services: WritebackServices = {
+    ...stores,
+    keyRing,
+    relay,
+    clock: systemClock,
+    logger,
+    verifyToken,
+    policy: {
+      heartbeatWindowSeconds: config.AGENT_HEARTBEAT_WINDOW_SECONDS,
+      replyTimeoutMs: config.RELAY_REPLY_TIMEOUT_MS,
+      messageTtlSeconds: config.RELAY_MESSAGE_TTL_SECONDS,
+      keyRotationMonths: config.KEY_ROTATION_MONTHS,
+    },
+  };
+  holder.services = services;
+  return {
+    services,
+    relay,
+    async close() {
+      await relay.close();
+      await client.close();
+    },
+  };
+}

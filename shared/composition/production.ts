@@ -1,0 +1,17 @@
+import { loadConfig } from "../config/config.js";
+import { jsonLogger } from "../adapters/logging/json-logger.js";
+import { buildServices } from "./build-services.js";
+import { configureDefaultServices } from "./services.js";
+
+/**
+ * Installed by every function module (unless a host such as the local stack installed its
+ * own first): the first invocation validates the settings (failing with the names of the
+ * bad ones) and wires the Azure adapters; later ones reuse them.
+ */
+configureDefaultServices(async () => {
+  const logger = jsonLogger();
+  const built = await buildServices(loadConfig(process.env), logger);
+  // Opening the reply session early spares the first caller the wait.
+  built.relay.start().catch(() => logger.warn("reply receiver not started yet; the first request retries"));
+  return built.services;
+});

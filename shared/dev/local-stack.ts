@@ -1,0 +1,228 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startKeyVaultPeer } from "../../emulators/keyvault/peer.js";
+import { startServiceBusPeer } from "../../emulators/servicebus/peer.js";
+import type { PeerConfig } from "../../emulators/servicebus/config.js";
+import { registerAgent } from "../../agent/commands/register.js";
+import { FileSyncStore } from "../../agent/sync/file-sync-store.js";
+import { loadFunctions } from "../adapters/functions/load-functions.js";
+import { startLocalRunner } from "../adapters/functions/local-runner.js";
+import { jsonLogger } from "../adapters/logging/json-logger.js";
+import { createServiceBusClient } from "../adapters/servicebus/connection.js";
+import { tenantQueueName } from "../adapters/servicebus/queue-names.js";
+import { serviceBusQueueTriggers } from "../adapters/servicebus/queue-trigger-source.js";
+import { buildServices } from "../composition/build-services.js";
+import { useServices } from "../composition/services.js";
+import { loadConfig } from "../config/config.js";
+import { ERROR_CATALOG } from "../errors/catalog.js";
+import { startAzurite } from "./azurite.js";
+import { DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects } from "./demo-tenant.js";
+import { DEV_AUDIENCE, DEV_ISSUER, loadDevTokenIssuer } from "./dev-token-issuer.js";
+import type { LocalStackHandle } from "./local-stack-handle.js";
+import { freePort, stopChild, waitFor } from "./processes.js";
+import { staticFiles } from "./static-files.js";
+
+export interface LocalStackOptions {
+  /** "fixed": 7071 (API), 10002 (Azurite), 5672 (Service Bus), 8443 (Key Vault); "free": any free ports (tests). */
+  ports: "fixed" | "free";
+  /** Where keys, the agent's files and the dev issuer live; a temporary folder when omitted. */
+  stateDir?: string;
+  heartbeatIntervalSeconds?: number;
+  heartbeatWindowSeconds?: number;
+  replyTimeoutMs?: number;
+  messageTtlSeconds?: number;
+  rateLimitMaxOperations?: number;
+  quiet?: boolean;
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const ROOT_POLICY = "RootManageSharedAccessKey";
+
+/**
+ * Everything on loopback, nothing else installed: Azurite, the Service Bus and Key Vault
+ * peers, the function app (same handlers as the Functions host) and an agent process on the
+ * embedded directory, with a demo tenant enabled and its keys delivered.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStackHandle> {
+  const state = options.stateDir ?? mkdtempSync(join(tmpdir(), "writeback-stack-"));
+  mkdirSync(state, { recursive: true });
+  const logs: string[] = [];
+  const say = (line: string) => {
+    if (options.quiet !== true) console.log(line);
+  };
+  const port = async (fixed: number) => (options.ports === "fixed" ? fixed : freePort());
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  };
+
+  try {
+    const azurite = await startAzurite(await port(10002));
+    cleanups.push(() => azurite.stop());
+    say("Azurite (tables) ready");
+
+    const serviceBus = await startServiceBusPeer({ port: await port(5672), config: JSON.parse(readFileSync(join(ROOT, "emulators", "servicebus", "config.json"), "utf8")) as PeerConfig });
+    cleanups.push(() => serviceBus.stop());
+    const agentKey = randomBytes(32).toString("base64");
+    const agentRule = `agent-${DEMO_TENANT_ID}`;
+    serviceBus.addQueue({ name: tenantQueueName(DEMO_TENANT_ID), requiresSession: false, defaultMessageTimeToLive: "PT2M", lockDuration: "PT1M", maxDeliveryCount: 5 });
+    serviceBus.addPolicy({ name: agentRule, key: agentKey, rights: ["Listen"], queue: tenantQueueName(DEMO_TENANT_ID) });
+    serviceBus.addPolicy({ name: agentRule, key: agentKey, rights: ["Send"], queue: "replies" });
+    serviceBus.addPolicy({ name: agentRule, key: agentKey, rights: ["Send"], queue: "agent-events" });
+    say(`Service Bus peer ready on 127.0.0.1:${serviceBus.port}`);
+
+    const keyVault = await startKeyVaultPeer({ port: await port(8443) });
+    cleanups.push(() => keyVault.stop());
+    const caFile = join(state, "keyvault-ca.pem");
+    writeFileSync(caFile, keyVault.caPem);
+    say(`Key Vault peer ready at ${keyVault.url}`);
+
+    const issuer = loadDevTokenIssuer(join(state, "dev-auth"));
+    const apiPort = await port(7071);
+    const env: Record<string, string> = {
+      TABLES_CONNECTION_STRING: azurite.connectionString,
+      SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString(ROOT_POLICY),
+      ServiceBusConnection: serviceBus.connectionString(ROOT_POLICY),
+      SERVICEBUS_REPLIES_QUEUE: "replies",
+      SERVICEBUS_AGENT_EVENTS_QUEUE: "agent-events",
+      KEYVAULT_URL: keyVault.url,
+      KEYVAULT_CA_FILE: caFile,
+      AUTH_ISSUER: DEV_ISSUER,
+      AUTH_AUDIENCE: DEV_AUDIENCE,
+      AUTH_PUBLIC_KEY_PEM: issuer.publicKeyPem,
+      AGENT_HEARTBEAT_WINDOW_SECONDS: String(options.heartbeatWindowSeconds ?? 660),
+      RELAY_REPLY_TIMEOUT_MS: String(options.replyTimeoutMs ?? 30_000),
+      RELAY_MESSAGE_TTL_SECONDS: String(options.messageTtlSeconds ?? 120),
+      RATE_LIMIT_MAX_OPERATIONS: String(options.rateLimitMaxOperations ?? 5),
+    };
+    const config = loadConfig(env);
+    const logger = jsonLogger((line) => {
+      logs.push(line);
+    });
+    const built = await buildServices(config, logger, keyVault.credential());
+    cleanups.push(() => built.close());
+    useServices(built.services);
+    await built.relay.start();
+    const functions = await loadFunctions();
+    const triggerClient = createServiceBusClient({ connectionString: env.SERVICEBUS_CONNECTION_STRING ?? "" });
+    cleanups.push(() => triggerClient.close());
+    const adminToken = await issuer.mint({ tenantId: DEMO_TENANT_ID, roles: ["Writeback.Admin"], lifetimeSeconds: 12 * 3600, subject: "demo-admin" });
+    const operateToken = await issuer.mint({ tenantId: DEMO_TENANT_ID, roles: ["Writeback.Operate"], lifetimeSeconds: 12 * 3600, subject: "demo-portal" });
+    const runner = await startLocalRunner({
+      functions,
+      port: apiPort,
+      settings: env,
+      queueTriggers: serviceBusQueueTriggers(triggerClient),
+      log: (line) => logs.push(`${line}\n`),
+      fallback: staticFiles(join(ROOT, "shared", "dev", "portal"), {
+        "config.json": () => ({
+          apiBase: `http://127.0.0.1:${apiPort}/api`,
+          tenantId: DEMO_TENANT_ID,
+          operateToken,
+          users: DEMO_USERS.map((u) => ({ cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType })),
+        }),
+        "messages.json": () => Object.fromEntries(Object.entries(ERROR_CATALOG).map(([code, e]) => [code, { userMessage: e.userMessage }])),
+      }),
+    });
+    cleanups.push(() => runner.close());
+    say(`Function app serving ${runner.url}`);
+
+    // The agent: its own process, files and Service Bus rule, like an on-premises install.
+    const agentDir = join(state, "agent");
+    mkdirSync(agentDir, { recursive: true });
+    writeFileSync(join(agentDir, "directory-seed.json"), JSON.stringify(demoDirectorySeed(), null, 2), { mode: 0o600 });
+    const sync = await FileSyncStore.open(join(agentDir, "sync-store.json"));
+    await sync.upsert(demoSyncObjects());
+    await sync.close();
+    const agentConfigFile = join(agentDir, "agent.json");
+    writeFileSync(
+      agentConfigFile,
+      JSON.stringify(
+        {
+          tenantId: DEMO_TENANT_ID,
+          agentId: "demo-agent",
+          backendUrl: runner.url,
+          serviceBus: {},
+          keys: { privateKeyFile: "agent-private-key.pem", stateFile: "agent-keys.json" },
+          heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 300,
+          directory: { kind: "embedded", seedFile: "directory-seed.json" },
+          syncStore: { file: "sync-store.json" },
+        },
+        null,
+        2,
+      ),
+    );
+    const agentEnv = { ...process.env, WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://127.0.0.1:${serviceBus.port};SharedAccessKeyName=${agentRule};SharedAccessKey=${agentKey};UseDevelopmentEmulator=true` };
+    await registerAgent({ tenantId: DEMO_TENANT_ID, agentId: "demo-agent", backendUrl: runner.url, adminToken, privateKeyFile: join(agentDir, "agent-private-key.pem"), force: true });
+
+    let agent: ChildProcess | undefined;
+    let agentOutput = "";
+    const startAgentProcess = async () => {
+      const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "agent", "main.ts"), "run", "--config", agentConfigFile], { cwd: ROOT, env: agentEnv, stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout?.on("data", (d: Buffer) => (agentOutput += d.toString()));
+      child.stderr?.on("data", (d: Buffer) => (agentOutput += d.toString()));
+      agent = child;
+      // Online once its heartbeat is recorded.
+      const statusUrl = `${runner.url}/v1/tenants/${DEMO_TENANT_ID}/writeback`;
+      const since = Date.now();
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`agent exited: ${agentOutput.slice(-2000)}`);
+          const r = await fetch(statusUrl, { headers: { Authorization: `Bearer ${adminToken}` } });
+          const s = (await r.json()) as { agent?: { status?: string; lastHeartbeatAt?: string | null } };
+          return s.agent?.status === "online" && Date.parse(s.agent.lastHeartbeatAt ?? "") >= since - 1000;
+        },
+        30_000,
+        "the agent's first heartbeat",
+      );
+    };
+    await startAgentProcess();
+    cleanups.push(async () => {
+      if (agent !== undefined) await stopChild(agent);
+    });
+    say("Agent running (embedded directory, demo users)");
+
+    const enable = await fetch(`${runner.url}/v1/tenants/${DEMO_TENANT_ID}/writeback`, {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ enabled: true, allowUnlockWithoutReset: false }),
+    });
+    if (!enable.ok) throw new Error(`enabling the demo tenant failed: ${await enable.text()}`);
+    say("Demo tenant enabled; package key delivered and acknowledged");
+
+    return {
+      apiBase: runner.url,
+      portalUrl: `http://127.0.0.1:${apiPort}/portal/`,
+      tenantId: DEMO_TENANT_ID,
+      adminToken,
+      operateToken,
+      mintToken: (claims) => issuer.mint(claims),
+      agent: {
+        async kill() {
+          if (agent !== undefined && agent.exitCode === null) {
+            const exited = new Promise((r) => agent?.once("exit", r));
+            agent.kill("SIGKILL");
+            await exited;
+          }
+        },
+        start: startAgentProcess,
+        running: () => agent !== undefined && agent.exitCode === null && agent.signalCode === null,
+        output: () => agentOutput,
+      },
+      functionLogs: () => logs.join(""),
+      async auditRows() {
+        const rows = await built.services.audit.list(DEMO_TENANT_ID, 1000);
+        return rows.map((r) => ({ ...r }) as Record<string, unknown>);
+      },
+      settings: { heartbeatWindowSeconds: config.AGENT_HEARTBEAT_WINDOW_SECONDS, replyTimeoutMs: config.RELAY_REPLY_TIMEOUT_MS, messageTtlSeconds: config.RELAY_MESSAGE_TTL_SECONDS },
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
