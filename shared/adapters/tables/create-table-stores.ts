@@ -3,7 +3,7 @@ import { LazyTable, type TableConnection } from "./table-client.js";
 import { TABLE_NAMES, TableAgentHeartbeatStore, TableAuditLog, TableOperationStore, TableRateLimiter, TableTenantSettingsStore } from "./table-stores.js";
 
 /** The five Table storage stores of the function app, in one call for the composition root. */
-export function createTableStores(connection: TableConnection, rateLimit: RateLimitOptions, names: Partial<typeof TABLE_NAMES> = {}) {
+export function createTableStores(connection: TableConnection, rateLimit: RateLimitOptions, names: Partial<Record<keyof typeof TABLE_NAMES, string>> = {}) {
   const n = { ...TABLE_NAMES, ...names };
   return {
     settings: new TableTenantSettingsStore(new LazyTable(connection, n.settings)),
