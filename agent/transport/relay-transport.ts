@@ -40,6 +40,7 @@ export class AgentRelayTransport {
   private subscription: { close(): Promise<void> } | undefined;
   private readonly replySenders = new Map<string, ServiceBusSender>();
   private eventSender: ServiceBusSender | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly o: AgentRelayTransportOptions) {}
 
@@ -48,13 +49,22 @@ export class AgentRelayTransport {
     this.receiver = receiver;
     this.subscription = receiver.subscribe(
       {
-        processMessage: (message) => this.process(receiver, message, handler),
+        processMessage: (message) => this.track(this.process(receiver, message, handler)),
         processError: async (args) => {
           this.o.logger.warn("relay receive error", { source: args.errorSource, code: (args.error as { code?: string }).code ?? args.error.name });
         },
       },
       { autoCompleteMessages: false, maxConcurrentCalls: this.o.maxConcurrentRequests },
     );
+  }
+
+  private async track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    try {
+      await work;
+    } finally {
+      this.inFlight.delete(work);
+    }
   }
 
   private async process(receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage, handler: RequestHandler): Promise<void> {
@@ -115,8 +125,14 @@ export class AgentRelayTransport {
     await this.eventSender.sendMessages({ body: event.toString("utf8"), contentType: "application/json", timeToLive: 10 * 60_000, applicationProperties: { tenantId: this.o.tenantId } });
   }
 
-  async close(): Promise<void> {
+  /** Stops taking requests, lets those in hand finish (reply sent, request settled), then disconnects. */
+  async close(drainMs = 10_000): Promise<void> {
     await this.subscription?.close().catch(() => {});
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((done) => (timer = setTimeout(done, drainMs)))]);
+      clearTimeout(timer);
+    }
     await this.receiver?.close().catch(() => {});
     for (const s of this.replySenders.values()) await s.close().catch(() => {});
     await this.eventSender?.close().catch(() => {});

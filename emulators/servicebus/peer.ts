@@ -421,7 +421,11 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
   const onOutcome = (status: "completed" | "abandoned" | "suspended") => (context: EventContext) => {
     const delivery = context.delivery as Delivery;
     const link = [...receivers].find((l) => l.sender === context.sender);
-    if (link === undefined) return;
+    if (link === undefined) {
+      // The link is already gone (detached, or dropped with its connection): the lock went with it.
+      if (!delivery.remote_settled) delivery.update(true, rhea.message.rejected({ condition: "com.microsoft:message-lock-lost", description: "The lock supplied is invalid. The receiving link is closed." }).described());
+      return;
+    }
     const token = Buffer.from(delivery.tag).toString("hex");
     link.tokens.delete(token);
     const info = delivery.remote_state?.error?.info ?? {};
@@ -483,7 +487,9 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     if (address !== null && typeof address === "object") port = address.port;
   };
   const close = async () => {
-    for (const s of sockets) s.destroy();
+    // Destroying with an error makes rhea see the disconnect (it listens for 'error'/'end',
+    // not 'close'); a bare destroy() leaves its heartbeat timers running forever.
+    for (const s of sockets) s.destroy(new Error("Service Bus peer stopped"));
     sockets.clear();
     await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
     server = undefined;

@@ -61,7 +61,9 @@ async function teardown(): Promise<void> {
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
 const child = spawn(
   process.execPath,
-  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files.map((f) => relative(root, f))],
+  // Force-exit: a file ends when its tests and after-hooks are done, not when the SDK's last
+  // disposition timer (up to 60 s) fires. The timeout turns a hang into a failure, not a stuck CI.
+  ["--import", "tsx", "--test", "--test-force-exit", "--test-timeout=600000", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files.map((f) => relative(root, f))],
   { cwd: root, stdio: "inherit", env: process.env },
 );
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
