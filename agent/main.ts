@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const keys = await AgentKeyStore.open({ privateKeyFile: config.keys.privateKeyFile, stateFile: config.keys.stateFile, ...(config.keys.passphrase === undefined ? {} : { passphrase: config.keys.passphrase }) });
-      const directory = await createDirectory(config.directory);
+      const directory = await createDirectory(config.directory, { logger });
       const client = createServiceBusClient({ connectionString: config.serviceBus.connectionString });
       const transport = new AgentRelayTransport({ client, tenantId: config.tenantId, tenantQueue: tenantQueueName(config.tenantId), eventsQueue: config.serviceBus.eventsQueue, maxConcurrentRequests: 1, logger });
       const heartbeat = new HeartbeatBuilder({ tenantId: config.tenantId, agentId: config.agentId, agentVersion: AGENT_VERSION, directory, keys });

@@ -40,7 +40,7 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   }
   const keys = await AgentKeyStore.open({ privateKeyFile: config.keys.privateKeyFile, stateFile: config.keys.stateFile, ...(config.keys.passphrase === undefined ? {} : { passphrase: config.keys.passphrase }) });
   if (keys.stateStatus === "unreadable") logger.warn("key state unreadable (new key pair?): starting without package keys; the backend redelivers on the first heartbeat");
-  const directory = options.directory ?? (await createDirectory(config.directory));
+  const directory = options.directory ?? (await createDirectory(config.directory, { logger }));
   const syncStore = await FileSyncStore.open(config.syncStore.file);
   const cloudClock = new CloudClock();
   const identity = { tenantId: config.tenantId, agentId: config.agentId, agentVersion: AGENT_VERSION };

@@ -1,9 +1,11 @@
-import { AgentConfigError, type AgentConfig } from "../config/agent-config.js";
+import type { AgentConfig } from "../config/agent-config.js";
+import type { Logger } from "../../shared/ports/logger.port.js";
 import type { DirectoryService } from "./directory.port.js";
 import { directoryFromSeedFile } from "./embedded/seed.js";
+import { LdapDirectory } from "./ldap/ldap-directory.js";
 
-/** The directory the configuration names. This build writes to the embedded directory; LDAPS to AD is not included yet. */
-export async function createDirectory(config: AgentConfig["directory"]): Promise<DirectoryService> {
+/** The directory the configuration names: the embedded one (local stack, tests) or AD over LDAPS. */
+export async function createDirectory(config: AgentConfig["directory"], options: { logger?: Logger } = {}): Promise<DirectoryService> {
   if (config.kind === "embedded") return directoryFromSeedFile(config.seedFile);
-  throw new AgentConfigError('directory.kind "ldap": the LDAPS adapter for Active Directory is not part of this build yet; use "embedded".');
+  return LdapDirectory.fromConfig(config.domains, options.logger === undefined ? {} : { logger: options.logger });
 }

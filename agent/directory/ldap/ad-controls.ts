@@ -1,0 +1,23 @@
+import { BerWriter, Control } from "ldapts";
+
+/**
+ * LDAP_SERVER_POLICY_HINTS (1.2.840.113556.1.4.2239; Windows Server 2012+, 2008 R2 knows the
+ * deprecated ...2066): makes an administrative unicodePwd reset enforce password history, like a
+ * user change. Value: SEQUENCE { INTEGER 1 }. Sent non-critical: a DC that does not know it
+ * (Samba, old Windows) ignores it instead of refusing the reset with unavailableCriticalExtension.
+ */
+export class PolicyHintsControl extends Control {
+  static readonly OID = "1.2.840.113556.1.4.2239";
+
+  constructor() {
+    super(PolicyHintsControl.OID, { critical: false });
+  }
+
+  protected override writeControl(writer: BerWriter): void {
+    const value = new BerWriter();
+    value.startSequence();
+    value.writeInt(1);
+    value.endSequence();
+    writer.writeBuffer(value.buffer, 0x04);
+  }
+}

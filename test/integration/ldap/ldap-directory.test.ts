@@ -1,0 +1,534 @@
+/**
+ * The LDAPS adapter against a real Samba AD DC (test/support/samba.global.ts starts one per
+ * run; run alone, this file starts its own). Without samba-tool or root the whole suite is
+ * reported as skipped with the reason, never as passed.
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Attribute, Change, Client } from "ldapts";
+import { AgentKeyStore } from "../../../agent/core/agent-key-store.js";
+import { CloudClock } from "../../../agent/core/cloud-clock.js";
+import { RequestProcessor } from "../../../agent/core/request-processor.js";
+import { AgentConfigError } from "../../../agent/config/agent-config.js";
+import type { AccountRef } from "../../../agent/directory/directory.port.js";
+import { toDirectoryError } from "../../../agent/directory/ldap/ad-errors.js";
+import { LdapDirectory, type LdapDirectoryOptions } from "../../../agent/directory/ldap/ldap-directory.js";
+import { zeroingTlsConnect } from "../../../agent/directory/ldap/tls-zeroing.js";
+import { FileSyncStore } from "../../../agent/sync/file-sync-store.js";
+import { adBytesToGuid } from "../../../agent/sync/source-anchor.js";
+import { AppError } from "../../../shared/errors/app-error.js";
+import type { LogFields, Logger } from "../../../shared/ports/logger.port.js";
+import { openReply, sealRequest } from "../../../shared/protocol/envelope.js";
+import { findSecrets } from "../../support/secret-scan.js";
+import { addUser, SAMBA_ENV, sambaEnvFrom, sambaUnavailableReason, startSambaAd, strongPassword, type SambaEnv, type SambaHandle } from "../../support/samba.js";
+
+// ------------------------------------------------------------ the Samba instance (or why not)
+
+let own: SambaHandle | undefined;
+let samba: SambaEnv | undefined = sambaEnvFrom(process.env);
+let skip: string | undefined = process.env[SAMBA_ENV.unavailable];
+const startError = process.env[SAMBA_ENV.startError];
+if (samba === undefined && skip === undefined && startError === undefined) {
+  // Run alone (node --test this file): start our own instance.
+  skip = sambaUnavailableReason();
+  if (skip === undefined) {
+    own = await startSambaAd();
+    samba = sambaEnvFrom(own.env);
+  }
+}
+if (skip !== undefined) console.log(`[samba] NOTICE: Samba AD integration tests SKIPPED: ${skip}`);
+after(async () => {
+  await own?.stop();
+});
+
+const suite = { skip: skip === undefined ? false : `Samba AD not available: ${skip}` } as const;
+// Counted as a skipped test in the summary, not only as a skipped suite.
+if (skip !== undefined) test("Samba AD integration tests", suite, () => {});
+const env = (): SambaEnv => {
+  if (startError !== undefined) assert.fail(`Samba AD is installed but did not start: ${startError}`);
+  assert.ok(samba, "Samba AD settings");
+  return samba;
+};
+
+// ------------------------------------------------------------ helpers
+
+/** Everything thrown, logged or reported, scanned for secrets and DNs at the end. */
+const seen: string[] = [];
+const secrets: string[] = [];
+const directories: LdapDirectory[] = [];
+
+class CapturingLogger implements Logger {
+  readonly lines: string[] = [];
+  info = (m: string, f?: LogFields) => this.push("info", m, f);
+  warn = (m: string, f?: LogFields) => this.push("warn", m, f);
+  error = (m: string, f?: LogFields) => this.push("error", m, f);
+  private push(level: string, m: string, f?: LogFields) {
+    const line = JSON.stringify({ level, m, f });
+    this.lines.push(line);
+    seen.push(line);
+  }
+}
+
+const pw = (s: string): Buffer => Buffer.from(s, "utf8");
+
+function directory(o: { urls?: string[]; preferredDc?: string; bindDn?: string; bindPassword?: string; timeoutMs?: number; logger?: Logger } & LdapDirectoryOptions = {}): LdapDirectory {
+  const e = env();
+  const d = new LdapDirectory(
+    [
+      {
+        domain: e.domain,
+        urls: o.urls ?? [e.url],
+        preferredDc: o.preferredDc,
+        bindDn: o.bindDn ?? e.bindDn,
+        bindPassword: o.bindPassword ?? e.bindPassword,
+        ca: readFileSync(e.caFile),
+        servername: e.servername,
+        timeoutMs: o.timeoutMs ?? 8000,
+      },
+    ],
+    { logger: o.logger ?? new CapturingLogger(), ...(o.pageSize === undefined ? {} : { pageSize: o.pageSize }) },
+  );
+  directories.push(d);
+  return d;
+}
+
+function client(): Client {
+  const e = env();
+  return new Client({ url: e.url, tlsOptions: { ca: readFileSync(e.caFile), servername: e.servername }, timeout: 15_000, connectTimeout: 5000 });
+}
+
+let adminSession: Client | undefined;
+async function admin(): Promise<Client> {
+  if (adminSession === undefined || !adminSession.isBound) {
+    adminSession = client();
+    await adminSession.bind(env().adminDn, env().adminPassword);
+  }
+  return adminSession;
+}
+
+after(async () => {
+  await Promise.all(directories.map((d) => d.close()));
+  await adminSession?.unbind().catch(() => {});
+});
+
+interface TestUser {
+  ref: AccountRef;
+  dn: string;
+  sam: string;
+  password: string;
+}
+
+let userCounter = 0;
+/** A fresh user in the delegated OU (or elsewhere), with a known password. */
+async function newUser(o: { ou?: string; extra?: Record<string, string> } = {}): Promise<TestUser> {
+  const sam = `t${++userCounter}${randomBytes(3).toString("hex")}`;
+  const dn = `CN=${sam},${o.ou ?? env().usersOu}`;
+  const password = strongPassword();
+  secrets.push(password);
+  const c = await admin();
+  await addUser(c, dn, sam, password, o.extra);
+  const entry = (await c.search(dn, { scope: "base", attributes: ["objectGUID"], explicitBufferAttributes: ["objectGUID"] })).searchEntries[0];
+  assert.ok(entry);
+  return { ref: { domain: env().domain, distinguishedName: dn, objectGuid: adBytesToGuid(entry.objectGUID as Buffer) }, dn, sam, password };
+}
+
+/** A simple bind as the user over LDAPS: "ok" or AD's bind data code (52e bad password, 775 locked, 773 must change). */
+async function bindAs(dn: string, password: string): Promise<string> {
+  const c = client();
+  try {
+    await c.bind(dn, password);
+    return "ok";
+  } catch (e) {
+    const data = /data ([0-9a-f]+)/i.exec(e instanceof Error ? e.message : "");
+    return data?.[1] ?? `error ${e instanceof Error ? e.message : "?"}`;
+  } finally {
+    await c.unbind().catch(() => {});
+  }
+}
+
+async function attributes(dn: string, names: string[]): Promise<Record<string, string | undefined>> {
+  const entry = (await (await admin()).search(dn, { scope: "base", attributes: names })).searchEntries[0];
+  assert.ok(entry);
+  return Object.fromEntries(names.map((n) => [n, (([v]) => (typeof v === "string" ? v : undefined))([entry[n]].flat())]));
+}
+
+async function lockOut(u: TestUser): Promise<void> {
+  for (let i = 0; i < 3; i++) assert.equal(await bindAs(u.dn, "Wrong-Pass-0"), "52e");
+  assert.equal(await bindAs(u.dn, u.password), "775");
+}
+
+async function rejects(p: Promise<unknown>, code: string, reason?: string): Promise<AppError> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof AppError, `an AppError ${code}, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
+  seen.push(caught.message);
+  assert.equal(caught.code, code, caught.message);
+  if (reason !== undefined) assert.equal(caught.reason, reason);
+  return caught;
+}
+
+const noFlags = { unlockAccount: false, forceChangeAtNextLogon: false };
+
+// ------------------------------------------------------------ tests
+
+describe("LDAP directory against Samba AD", suite, () => {
+  before(() => {
+    const e = env();
+    secrets.push(e.bindPassword, e.adminPassword, e.plainPassword);
+  });
+
+  describe("readAccount", () => {
+    test("finds the account by objectGUID: names, and not disabled, locked or protected", async () => {
+      const u = await newUser();
+      const state = await directory().readAccount(u.ref);
+      assert.ok(state);
+      assert.deepEqual(state, { ref: u.ref, sAMAccountName: u.sam, userPrincipalName: `${u.sam}@${env().domain}`, protected: false, disabled: false, lockedOut: false });
+      assert.equal(await directory().readAccount({ ...u.ref, objectGuid: randomUUID() }), undefined);
+    });
+
+    test("disabled (userAccountControl 0x2), locked (lockout after bad binds) and protected (adminCount=1)", async () => {
+      const dir = directory();
+      const disabled = await newUser();
+      await (await admin()).modify(disabled.dn, new Change({ operation: "replace", modification: new Attribute({ type: "userAccountControl", values: ["514"] }) }));
+      const locked = await newUser();
+      await lockOut(locked);
+      const prot = await newUser({ extra: { adminCount: "1" } });
+      assert.equal((await dir.readAccount(disabled.ref))?.disabled, true);
+      assert.equal((await dir.readAccount(locked.ref))?.lockedOut, true);
+      assert.equal((await dir.readAccount(prot.ref))?.protected, true);
+      assert.equal((await dir.readAccount(prot.ref))?.lockedOut, false);
+    });
+  });
+
+  describe("admin reset", () => {
+    test("sets the password: the new one binds, the old one no longer does", async () => {
+      const u = await newUser();
+      const next = strongPassword();
+      secrets.push(next);
+      await directory().resetPassword(u.ref, pw(next), noFlags);
+      assert.equal(await bindAs(u.dn, next), "ok");
+      assert.equal(await bindAs(u.dn, u.password), "52e");
+    });
+
+    test("with unlock: lockoutTime is cleared and the account binds with the new password", async () => {
+      const u = await newUser();
+      await lockOut(u);
+      const dir = directory();
+      assert.equal((await dir.readAccount(u.ref))?.lockedOut, true);
+      const next = strongPassword();
+      secrets.push(next);
+      await dir.resetPassword(u.ref, pw(next), { unlockAccount: true, forceChangeAtNextLogon: false });
+      assert.equal((await attributes(u.dn, ["lockoutTime"])).lockoutTime, "0");
+      assert.equal((await dir.readAccount(u.ref))?.lockedOut, false);
+      assert.equal(await bindAs(u.dn, next), "ok");
+    });
+
+    test("with force change: pwdLastSet=0 and a bind answers 773 (must change)", async () => {
+      const u = await newUser();
+      const next = strongPassword();
+      secrets.push(next);
+      await directory().resetPassword(u.ref, pw(next), { unlockAccount: false, forceChangeAtNextLogon: true });
+      assert.equal((await attributes(u.dn, ["pwdLastSet"])).pwdLastSet, "0");
+      assert.equal(await bindAs(u.dn, next), "773");
+    });
+
+    test("policy violations: too short and complexity, with the reason; nothing of the modify is applied", async () => {
+      const u = await newUser();
+      await lockOut(u);
+      const before = await attributes(u.dn, ["pwdLastSet", "lockoutTime"]);
+      const dir = directory();
+      await rejects(dir.resetPassword(u.ref, pw("Ab1-"), { unlockAccount: true, forceChangeAtNextLogon: true }), "PASSWORD_POLICY_VIOLATION", "tooShort");
+      await rejects(dir.resetPassword(u.ref, pw("alllowercaseletters"), { unlockAccount: true, forceChangeAtNextLogon: true }), "PASSWORD_POLICY_VIOLATION", "complexity");
+      // One modify: the refused password left lockoutTime and pwdLastSet as they were.
+      assert.deepEqual(await attributes(u.dn, ["pwdLastSet", "lockoutTime"]), before);
+      assert.equal((await dir.readAccount(u.ref))?.lockedOut, true);
+      await dir.unlockAccount(u.ref);
+      assert.equal(await bindAs(u.dn, u.password), "ok");
+    });
+
+    test("history on reset: the policy-hints control goes out non-critical; Samba ignores it (real AD enforces it)", async () => {
+      const u = await newUser();
+      // Samba accepts a reset to the current password despite history 3: documented, and the
+      // embedded directory proves the enforcement the adapter asks AD for.
+      await directory().resetPassword(u.ref, pw(u.password), noFlags);
+      assert.equal(await bindAs(u.dn, u.password), "ok");
+    });
+
+    test("a removed account: USER_NOT_FOUND", async () => {
+      const u = await newUser();
+      await (await admin()).del(u.dn);
+      await rejects(directory().resetPassword(u.ref, pw(strongPassword()), noFlags), "USER_NOT_FOUND");
+    });
+  });
+
+  describe("user change", () => {
+    test("the wrong current password: WRONG_CURRENT_PASSWORD, and the old password still binds", async () => {
+      const u = await newUser();
+      await rejects(directory().changePassword(u.ref, pw("Not-The-Pass-1"), pw(strongPassword())), "WRONG_CURRENT_PASSWORD");
+      assert.equal(await bindAs(u.dn, u.password), "ok");
+    });
+
+    test("the right current password: changed; then history and length refused with their reasons", async () => {
+      const u = await newUser();
+      const dir = directory();
+      const next = strongPassword();
+      secrets.push(next);
+      await dir.changePassword(u.ref, pw(u.password), pw(next));
+      assert.equal(await bindAs(u.dn, next), "ok");
+      await rejects(dir.changePassword(u.ref, pw(next), pw(u.password)), "PASSWORD_POLICY_VIOLATION", "history");
+      await rejects(dir.changePassword(u.ref, pw(next), pw("Sh0rt!")), "PASSWORD_POLICY_VIOLATION", "tooShort");
+      assert.equal(await bindAs(u.dn, next), "ok");
+    });
+
+    test("minimum age: a change too soon after the last one is refused (minimumAge)", async () => {
+      const u = await newUser();
+      const c = await admin();
+      const setMinAge = (ticks: string) => c.modify(env().baseDn, new Change({ operation: "replace", modification: new Attribute({ type: "minPwdAge", values: [ticks] }) }));
+      await setMinAge("-864000000000"); // one day
+      try {
+        await rejects(directory().changePassword(u.ref, pw(u.password), pw(strongPassword())), "PASSWORD_POLICY_VIOLATION", "minimumAge");
+      } finally {
+        await setMinAge("0");
+      }
+      assert.equal(await bindAs(u.dn, u.password), "ok");
+    });
+
+    test("a locked account: ACCOUNT_LOCKED; a disabled one: ACCOUNT_DISABLED", async () => {
+      const dir = directory();
+      const locked = await newUser();
+      await lockOut(locked);
+      await rejects(dir.changePassword(locked.ref, pw(locked.password), pw(strongPassword())), "ACCOUNT_LOCKED");
+      const disabled = await newUser();
+      await (await admin()).modify(disabled.dn, new Change({ operation: "replace", modification: new Attribute({ type: "userAccountControl", values: ["514"] }) }));
+      await rejects(dir.changePassword(disabled.ref, pw(disabled.password), pw(strongPassword())), "ACCOUNT_DISABLED");
+    });
+  });
+
+  test("unlockAccount: lockoutTime=0, the account binds again", async () => {
+    const u = await newUser();
+    await lockOut(u);
+    await directory().unlockAccount(u.ref);
+    assert.equal((await attributes(u.dn, ["lockoutTime"])).lockoutTime, "0");
+    assert.equal(await bindAs(u.dn, u.password), "ok");
+  });
+
+  test("insufficient rights: ONPREM_PERMISSION_DENIED (unprivileged account; service account outside its OU), nothing changed", async () => {
+    const inside = await newUser();
+    const outside = await newUser({ ou: `CN=Users,${env().baseDn}` });
+    const plain = directory({ bindDn: env().plainDn, bindPassword: env().plainPassword });
+    assert.equal((await plain.readAccount(inside.ref))?.sAMAccountName, inside.sam, "reading needs no rights");
+    await rejects(plain.resetPassword(inside.ref, pw(strongPassword()), noFlags), "ONPREM_PERMISSION_DENIED");
+    await rejects(plain.unlockAccount(inside.ref), "ONPREM_PERMISSION_DENIED");
+    await rejects(directory().resetPassword(outside.ref, pw(strongPassword()), { unlockAccount: true, forceChangeAtNextLogon: true }), "ONPREM_PERMISSION_DENIED");
+    assert.equal(await bindAs(inside.dn, inside.password), "ok");
+    assert.equal(await bindAs(outside.dn, outside.password), "ok");
+  });
+
+  test("a refused service-account bind is a configuration error, not the user's state", async () => {
+    const u = await newUser();
+    const wrong = strongPassword();
+    secrets.push(wrong);
+    await rejects(directory({ bindPassword: wrong }).readAccount(u.ref), "ONPREM_CONFIGURATION_ERROR");
+  });
+
+  test("plain LDAP is refused: the adapter takes ldaps:// only, and Samba refuses a simple bind on 389", async () => {
+    assert.throws(() => directory({ urls: ["ldap://127.0.0.1:389"] }), AgentConfigError);
+    const plain = new Client({ url: "ldap://127.0.0.1:389", timeout: 5000, connectTimeout: 5000 });
+    try {
+      await assert.rejects(plain.bind(env().adminDn, env().adminPassword), (e: unknown) => {
+        const mapped = toDirectoryError(e, "bind");
+        seen.push(mapped.message);
+        return mapped.code === "ONPREM_CONFIGURATION_ERROR" && /Transport encryption required/i.test(e instanceof Error ? e.message : "");
+      });
+    } finally {
+      await plain.unbind().catch(() => {});
+    }
+  });
+
+  describe("connectivity", () => {
+    let silent: Server;
+    const held: Socket[] = [];
+    let silentPort = 0;
+    let closedPort = 0;
+    before(async () => {
+      // A DC that accepts TCP and never answers (TLS hangs), and a port nobody listens on.
+      silent = createServer((s) => held.push(s));
+      await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+      silentPort = (silent.address() as { port: number }).port;
+      const probe = createServer();
+      await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+      closedPort = (probe.address() as { port: number }).port;
+      await new Promise<void>((r) => probe.close(() => r()));
+    });
+    after(async () => {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    });
+
+    test("unreachable DC: ONPREM_DIRECTORY_UNAVAILABLE, within the timeout; health says unreachable", async () => {
+      const u = await newUser();
+      const refused = directory({ urls: [`ldaps://127.0.0.1:${closedPort}`], timeoutMs: 1000 });
+      await rejects(refused.readAccount(u.ref), "ONPREM_DIRECTORY_UNAVAILABLE");
+      const hanging = directory({ urls: [`ldaps://127.0.0.1:${silentPort}`], timeoutMs: 1000 });
+      const started = Date.now();
+      await rejects(hanging.resetPassword(u.ref, pw(strongPassword()), noFlags), "ONPREM_DIRECTORY_UNAVAILABLE");
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 900 && elapsed < 4000, `gave up after ${elapsed} ms`);
+      const [health] = await hanging.health();
+      assert.equal(health?.status, "unreachable");
+      seen.push(health?.detail ?? "");
+      assert.equal(await bindAs(u.dn, u.password), "ok");
+    });
+
+    test("failover: a dead URL first, the live DC next; preferredDc puts the live one first", async () => {
+      const u = await newUser();
+      const logger = new CapturingLogger();
+      const dir = directory({ urls: [`ldaps://127.0.0.1:${closedPort}`, `ldaps://127.0.0.1:${silentPort}`, env().url], timeoutMs: 1000, logger });
+      assert.equal((await dir.readAccount(u.ref))?.sAMAccountName, u.sam);
+      assert.ok(logger.lines.some((l) => l.includes("failover")), "the failover is logged");
+      const preferred = new CapturingLogger();
+      const dir2 = directory({ urls: [`ldaps://127.0.0.1:${closedPort}`, env().url], preferredDc: env().url, logger: preferred });
+      assert.equal((await dir2.readAccount(u.ref))?.sAMAccountName, u.sam);
+      assert.deepEqual(preferred.lines, [], "the preferred DC answered first");
+      const [health] = await dir2.health();
+      assert.equal(health?.status, "healthy");
+      assert.match(health?.detail ?? "", /dc1\.writeback\.test \(the PDC emulator\)/);
+    });
+
+    test("a broken session is replaced: the next read reconnects transparently", async () => {
+      const u = await newUser();
+      // A TCP relay to the DC whose connections the test can cut.
+      const upstream = new URL(env().url);
+      const sockets: Socket[] = [];
+      const relay = createServer((s) => {
+        const up = netConnect(Number(upstream.port || 636), upstream.hostname);
+        sockets.push(s, up);
+        s.pipe(up).pipe(s);
+        s.on("error", () => up.destroy());
+        up.on("error", () => s.destroy());
+      });
+      await new Promise<void>((r) => relay.listen(0, "127.0.0.1", () => r()));
+      try {
+        const port = (relay.address() as { port: number }).port;
+        const logger = new CapturingLogger();
+        const dir = directory({ urls: [`ldaps://127.0.0.1:${port}`], logger });
+        assert.equal((await dir.readAccount(u.ref))?.sAMAccountName, u.sam);
+        for (const s of sockets.splice(0)) s.destroy();
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal((await dir.readAccount(u.ref))?.sAMAccountName, u.sam);
+        const next = strongPassword();
+        secrets.push(next);
+        await dir.resetPassword(u.ref, pw(next), noFlags);
+        assert.equal(await bindAs(u.dn, next), "ok");
+      } finally {
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((r) => relay.close(() => r()));
+      }
+    });
+  });
+
+  test("listUsers pages through more users than AD's MaxPageSize (1000)", async () => {
+    const dir = directory({ pageSize: 400 });
+    const bulk = new Set<string>();
+    let total = 0;
+    for await (const user of dir.listUsers(env().domain)) {
+      total += 1;
+      assert.match(user.objectGuid, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      if (user.distinguishedName.endsWith(env().bulkOu)) bulk.add(user.sAMAccountName);
+    }
+    assert.equal(bulk.size, Number(env().bulkUsers));
+    assert.ok(total > 1000, `${total} users`);
+  });
+
+  test("passwordPolicy reflects the samba-tool settings", async () => {
+    assert.deepEqual(await directory().passwordPolicy(env().domain), {
+      minLength: 7,
+      complexity: true,
+      historyLength: 3,
+      minAgeSeconds: 0,
+      maxAgeSeconds: 42 * 86_400,
+      lockoutThreshold: 3,
+      lockoutDurationSeconds: 30 * 60,
+    });
+    await rejects(directory().passwordPolicy("other.example"), "ONPREM_CONFIGURATION_ERROR");
+  });
+
+  test("end to end: the agent's RequestProcessor resets a password in Samba; a protected account is refused without a write", async () => {
+    const u = await newUser();
+    const prot = await newUser({ extra: { adminCount: "1" } });
+    const tenantId = randomUUID();
+    const agentKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const keys = await AgentKeyStore.fromPrivateKey(agentKeys.privateKey, join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "keys.json"));
+    const packageKey = randomBytes(32);
+    await keys.install(1, packageKey);
+    const store = await FileSyncStore.open(join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "sync.json"));
+    const rule = `Microsoft.InfromADUserAccountEnabled.${env().domain}`;
+    for (const [anchor, user] of [["User_samba", u], ["User_protected", prot]] as const) {
+      await store.upsert([
+        { connector: "aad", anchor, metaverseId: `mv-${anchor}` },
+        { connector: env().domain, anchor: user.ref.objectGuid, metaverseId: `mv-${anchor}`, linkRules: [rule], domain: env().domain, distinguishedName: user.dn },
+      ]);
+    }
+    const logger = new CapturingLogger();
+    const processor = new RequestProcessor({ tenantId, agentId: "agent-ldap", agentVersion: "9.9.9", keys, directory: directory(), syncStore: store, logger, cloudClock: new CloudClock() });
+    const next = strongPassword();
+    secrets.push(next);
+    const send = async (cloudAnchor: string) => {
+      const now = new Date();
+      const result = await processor.handle({
+        body: sealRequest({
+          tenantId,
+          requestId: randomUUID(),
+          operation: "reset",
+          keyVersion: 1,
+          issuedAt: now,
+          expiresAt: new Date(now.getTime() + 120_000),
+          traceId: randomUUID(),
+          cloudAnchor,
+          initiator: { kind: "user", channel: "ssprPortal" },
+          flags: { unlockAccount: true, forceChangeAtNextLogon: false, expired: false },
+          packageKey,
+          agentPublicKey: agentKeys.publicKey,
+          newPassword: pw(next),
+        }),
+      });
+      assert.equal(result.verdict, "applied");
+      assert.ok(result.reply);
+      return openReply(result.reply, tenantId, (v) => (v === 1 ? packageKey : undefined));
+    };
+    assert.equal((await send("User_samba")).outcome, "succeeded");
+    assert.equal(await bindAs(u.dn, next), "ok");
+    assert.equal((await send("User_protected")).outcome, "PROTECTED_ACCOUNT");
+    assert.equal(await bindAs(prot.dn, prot.password), "ok");
+    await store.close();
+  });
+
+  test("each outgoing LDAP message (binds, unicodePwd modifies) is zeroed once TLS has taken it", async () => {
+    const e = env();
+    const socket = zeroingTlsConnect(636, "127.0.0.1", { ca: readFileSync(e.caFile), servername: e.servername });
+    try {
+      await new Promise<void>((resolve, reject) => socket.once("secureConnect", resolve).once("error", reject));
+      const message = Buffer.from("0\x0c\x02\x01\x01B\x00 pretend this is a bind password", "latin1");
+      await new Promise<void>((resolve, reject) => socket.write(message, (error) => (error ? reject(error) : resolve())));
+      assert.ok(message.every((b) => b === 0), "zeroed after the write");
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test("no password, bind password or DN in any error, log line or health detail", () => {
+    assert.ok(seen.length > 10, `${seen.length} texts collected`);
+    const findings = findSecrets(secrets, Object.fromEntries(seen.map((t, i) => [`text ${i}`, t])));
+    assert.deepEqual(findings, []);
+    for (const t of seen) assert.doesNotMatch(t, /\b(CN|OU|DC)=/i, t);
+  });
+});
