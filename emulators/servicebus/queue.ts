@@ -59,12 +59,14 @@ export class Queue {
   enqueue(message: AmqpMessage, now: number, carried?: Partial<StoredMessage>): StoredMessage {
     if (message.message_id === undefined || message.message_id === null) message.message_id = randomUUID().replace(/-/g, "");
     const ttl = typeof message.ttl === "number" && message.ttl > 0 ? Math.min(message.ttl, this.ttlMs) : this.ttlMs;
-    const absolute = message.absolute_expiry_time instanceof Date ? message.absolute_expiry_time.getTime() : typeof message.absolute_expiry_time === "number" ? message.absolute_expiry_time : undefined;
     const stored: StoredMessage = {
       sequenceNumber: ++this.sequence,
       message,
       enqueuedAt: carried?.enqueuedAt ?? now,
-      expiresAt: carried?.expiresAt ?? Math.min(now + ttl, absolute ?? Number.MAX_SAFE_INTEGER),
+      // Like Service Bus: expiry is the broker's enqueued time + TTL. The sender's
+      // absolute-expiry-time is computed from the sender's clock and is not interpreted,
+      // so a sender whose clock is behind does not see its messages expire on arrival.
+      expiresAt: carried?.expiresAt ?? now + ttl,
       sessionId: typeof message.group_id === "string" ? message.group_id : undefined,
       failedDeliveries: carried?.failedDeliveries ?? 0,
       lockToken: undefined,

@@ -5,8 +5,8 @@ export class MemoryAgentHeartbeatStore implements AgentHeartbeatStore {
 
   async record(heartbeat: AgentHeartbeat): Promise<void> {
     const existing = this.rows.get(heartbeat.tenantId);
-    // Events can arrive out of order: an older heartbeat never replaces a newer one.
-    if (existing !== undefined && existing.sentAt.getTime() > heartbeat.sentAt.getTime()) return;
+    // Ordered by the cloud's clock of receipt, not the agent's (see the table store).
+    if (existing !== undefined && existing.receivedAt.getTime() > heartbeat.receivedAt.getTime()) return;
     this.rows.set(heartbeat.tenantId, structuredClone(heartbeat));
   }
 

@@ -97,8 +97,9 @@ export class TableAgentHeartbeatStore implements AgentHeartbeatStore {
     };
     await retryOnConflict(async () => {
       const existing = await this.read(h.tenantId);
-      // Events can arrive out of order: an older heartbeat never replaces a newer one.
-      if (existing !== undefined && Date.parse(existing.sentAt) > h.sentAt.getTime()) return undefined;
+      // Ordered by the cloud's clock of receipt, not the agent's: an agent clock set back (NTP,
+      // a rebuilt server) must not make a live agent look offline until its clock catches up.
+      if (existing !== undefined && Date.parse(existing.receivedAt) > h.receivedAt.getTime()) return undefined;
       try {
         if (existing === undefined) await this.t.run((c) => c.createEntity(entity));
         else await this.t.run((c) => c.updateEntity(entity, "Replace", { etag: existing.etag }));

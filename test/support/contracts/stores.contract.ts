@@ -71,17 +71,24 @@ export function storeContract(name: string, makeTwo: () => Promise<[StoreSet, St
     assert.equal((await a.rateLimiter.consume(tenantId, "User/1#?", new Date(now.getTime() + 3601_000))).allowed, true, "the window rolls");
   });
 
-  test(`${name}: heartbeats — newest wins, an older one is ignored`, async () => {
+  test(`${name}: heartbeats — the newest received wins; the agent's clock does not decide`, async () => {
     const [a, b] = await makeTwo();
     const tenantId = randomUUID();
     const policy = { minLength: 8, complexity: true, historyLength: 5, minAgeSeconds: 0, maxAgeSeconds: 0, lockoutThreshold: 5, lockoutDurationSeconds: 1800 };
-    const hb = (sentAt: Date, agentVersion: string) => ({ tenantId, agentId: "a", agentVersion, sentAt, receivedAt: new Date(), policy, connectors: [{ domain: "x", status: "healthy" as const }], keyVersions: [1] });
-    await a.heartbeats.record(hb(new Date(2000), "new"));
-    await b.heartbeats.record(hb(new Date(1000), "old"));
-    const latest = await a.heartbeats.latest(tenantId);
+    const hb = (sentAt: Date, receivedAt: Date, agentVersion: string) => ({ tenantId, agentId: "a", agentVersion, sentAt, receivedAt, policy, connectors: [{ domain: "x", status: "healthy" as const }], keyVersions: [1] });
+    const t = Date.now();
+    await a.heartbeats.record(hb(new Date(t), new Date(t + 2000), "new"));
+    // Processed late (say, a retried message): received earlier than the stored one, ignored.
+    await b.heartbeats.record(hb(new Date(t - 1000), new Date(t + 1000), "old"));
+    let latest = await a.heartbeats.latest(tenantId);
     assert.equal(latest?.agentVersion, "new");
     assert.deepEqual(latest?.policy, policy);
     assert.deepEqual(latest?.keyVersions, [1]);
+    // The agent's clock was set back two minutes: its next heartbeat still counts.
+    await b.heartbeats.record(hb(new Date(t - 120_000), new Date(t + 3000), "after-clock-fix"));
+    latest = await a.heartbeats.latest(tenantId);
+    assert.equal(latest?.agentVersion, "after-clock-fix");
+    assert.equal(latest?.receivedAt.getTime(), t + 3000);
   });
 
   test(`${name}: audit — newest first, per tenant`, async () => {
