@@ -39,11 +39,14 @@ function fingerprint(tenantId: string, input: OperationInput): string {
     .digest("base64url");
 }
 
-/** The agent holds the key if its last heartbeat lists it, or it acknowledged the key after that heartbeat. */
+/**
+ * The agent holds the key if its last heartbeat lists it, or it acknowledged the key after
+ * that heartbeat. Both times are the cloud's: the agent's clock may be off by minutes.
+ */
 function agentHolds(heartbeat: AgentHeartbeat | undefined, key: PackageKey): boolean {
   if (heartbeat === undefined) return false;
   if (heartbeat.keyVersions.includes(key.version)) return true;
-  return key.acknowledgedAt !== undefined && key.acknowledgedAt.getTime() >= heartbeat.sentAt.getTime();
+  return key.acknowledgedAt !== undefined && key.acknowledgedAt.getTime() >= heartbeat.receivedAt.getTime();
 }
 
 function isAgentOutcome(code: string): code is AgentOutcomeCode {
@@ -52,6 +55,12 @@ function isAgentOutcome(code: string): code is AgentOutcomeCode {
 
 function policyReason(value: string | undefined): PolicyReason | undefined {
   return (POLICY_REASONS as readonly string[]).includes(value ?? "") ? (value as PolicyReason) : undefined;
+}
+
+/** What a verified reply means: an outcome code we know (anything else is a configuration error). */
+function replyOutcome(reply: PasswordReply): { outcome: string; reason: PolicyReason | undefined } {
+  const outcome = reply.outcome === "succeeded" ? "succeeded" : isAgentOutcome(reply.outcome) ? reply.outcome : "ONPREM_CONFIGURATION_ERROR";
+  return { outcome, reason: outcome === "PASSWORD_POLICY_VIOLATION" ? policyReason(reply.reason) ?? "unknown" : undefined };
 }
 
 /** Turns a recorded outcome into the caller's answer: the result, or the error it stood for. */
@@ -69,13 +78,14 @@ export class PasswordOperations {
   /** Step 1 of the flow: can this user's password be written back right now? */
   async precheck(tenantId: string, user: UserRef): Promise<{ available: true; policy: PasswordPolicySummary; allowUnlockWithoutReset: boolean }> {
     if (!hasOnPremisesPassword(user.authType)) throw new AppError("NOT_APPLICABLE_CLOUD_ONLY");
-    const settings = await this.s.settings.get(tenantId);
+    const state = this.readTenantState(tenantId);
+    const settings = await state.settings;
     if (settings?.enabled !== true) throw new AppError("WRITEBACK_DISABLED");
-    const heartbeat = await this.s.heartbeats.latest(tenantId);
+    const heartbeat = await state.heartbeat;
     if (agentStatus(heartbeat?.receivedAt, this.s.clock.now(), this.s.policy.heartbeatWindowSeconds) !== "online" || heartbeat === undefined) {
       throw new AppError("AGENT_OFFLINE", { retryAfterSeconds: AGENT_OFFLINE_RETRY_SECONDS });
     }
-    const [packageKey, publicKeyPem] = await Promise.all([this.s.keyRing.currentKey(tenantId), this.s.keyRing.agentPublicKey(tenantId)]);
+    const [packageKey, publicKeyPem] = await state.keys;
     if (publicKeyPem === undefined) throw new AppError("AGENT_NOT_REGISTERED");
     if (packageKey === undefined || !agentHolds(heartbeat, packageKey)) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
     return { available: true, policy: heartbeat.policy, allowUnlockWithoutReset: settings.allowUnlockWithoutReset };
@@ -138,7 +148,7 @@ export class PasswordOperations {
     const requestId = (input.requestId ?? randomUUID()).toLowerCase();
     let outcome = "INTERNAL_ERROR";
     let reason: PolicyReason | undefined;
-    const attempt = { replayed: false };
+    const attempt = { replayed: false, audited: false };
     try {
       const result = await this.execute(tenantId, requestId, input, started, attempt);
       outcome = "succeeded";
@@ -150,11 +160,11 @@ export class PasswordOperations {
       throw error;
     } finally {
       // An idempotent replay is not a new operation: it is not audited again.
-      if (!attempt.replayed) await this.auditRow(tenantId, requestId, input, outcome, reason, started);
+      if (!attempt.replayed && !attempt.audited) await this.auditRow(tenantId, requestId, input, outcome, reason, started);
     }
   }
 
-  private async execute(tenantId: string, requestId: string, input: OperationInput, started: Date, attempt: { replayed: boolean }): Promise<OperationResult> {
+  private async execute(tenantId: string, requestId: string, input: OperationInput, started: Date, attempt: { replayed: boolean; audited: boolean }): Promise<OperationResult> {
     // Rules that do not depend on state come first: they answer the same every time.
     if (!hasOnPremisesPassword(input.user.authType)) throw new AppError("NOT_APPLICABLE_CLOUD_ONLY");
     if (!isWrittenBack(input.operation, input.initiator)) {
@@ -165,17 +175,21 @@ export class PasswordOperations {
     }
 
     const print = fingerprint(tenantId, input);
-    const previous = await this.s.operations.get(tenantId, requestId);
+    // The reads are independent: start them together (one storage round trip, not four),
+    // then judge them in the order the rules are written.
+    const previousRead = this.s.operations.get(tenantId, requestId);
+    const state = this.readTenantState(tenantId);
+    const previous = await previousRead;
     if (previous !== undefined) return this.replay(previous, print, attempt);
 
-    const settings = await this.s.settings.get(tenantId);
+    const settings = await state.settings;
     if (settings?.enabled !== true) throw new AppError("WRITEBACK_DISABLED");
     if (input.operation === "unlock" && !settings.allowUnlockWithoutReset) throw new AppError("UNLOCK_NOT_ENABLED");
-    const heartbeat = await this.s.heartbeats.latest(tenantId);
+    const heartbeat = await state.heartbeat;
     if (agentStatus(heartbeat?.receivedAt, started, this.s.policy.heartbeatWindowSeconds) !== "online") {
       throw new AppError("AGENT_OFFLINE", { retryAfterSeconds: AGENT_OFFLINE_RETRY_SECONDS });
     }
-    const [packageKey, publicKeyPem] = await Promise.all([this.s.keyRing.currentKey(tenantId), this.s.keyRing.agentPublicKey(tenantId)]);
+    const [packageKey, publicKeyPem] = await state.keys;
     if (publicKeyPem === undefined) throw new AppError("AGENT_NOT_REGISTERED");
     if (packageKey === undefined || !agentHolds(heartbeat, packageKey)) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
 
@@ -234,13 +248,30 @@ export class PasswordOperations {
       if (error.code !== "AGENT_TIMEOUT") await this.finish(tenantId, requestId, error.code, undefined);
       throw error;
     }
-    return this.settle(tenantId, requestId, reply);
+    // The outcome record and the audit row are independent writes: make them together.
+    const { outcome, reason } = replyOutcome(reply);
+    attempt.audited = true;
+    const [settled] = await Promise.allSettled([this.settle(tenantId, requestId, reply), this.auditRow(tenantId, requestId, input, outcome, reason, started)]);
+    if (settled.status === "rejected") throw settled.reason;
+    return settled.value;
+  }
+
+  /**
+   * Starts the tenant reads a request needs. A read the rules never reach (say, keys of a
+   * disabled tenant) must not surface as an unhandled rejection, so each is pre-handled;
+   * awaiting it later still throws.
+   */
+  private readTenantState(tenantId: string) {
+    const settings = this.s.settings.get(tenantId);
+    const heartbeat = this.s.heartbeats.latest(tenantId);
+    const keys = Promise.all([this.s.keyRing.currentKey(tenantId), this.s.keyRing.agentPublicKey(tenantId)]);
+    for (const p of [settings, heartbeat, keys]) p.catch(() => {});
+    return { settings, heartbeat, keys };
   }
 
   /** Records a verified reply (also used for replies that arrive after the caller gave up). */
   async settle(tenantId: string, requestId: string, reply: PasswordReply): Promise<OperationResult> {
-    const outcome = reply.outcome === "succeeded" ? "succeeded" : isAgentOutcome(reply.outcome) ? reply.outcome : "ONPREM_CONFIGURATION_ERROR";
-    const reason = outcome === "PASSWORD_POLICY_VIOLATION" ? policyReason(reply.reason) ?? "unknown" : undefined;
+    const { outcome, reason } = replyOutcome(reply);
     const record = await this.s.operations.complete(tenantId, requestId, { outcome, reason, completedAt: reply.completedAt });
     if (record === undefined) throw new AppError("OPERATION_NOT_FOUND");
     return answer(record);
@@ -255,7 +286,7 @@ export class PasswordOperations {
   }
 
   /** Same requestId again: the recorded result, never a second write. */
-  private async replay(record: OperationRecord, print: string, attempt: { replayed: boolean }): Promise<OperationResult> {
+  private async replay(record: OperationRecord, print: string, attempt: { replayed: boolean; audited: boolean }): Promise<OperationResult> {
     if (record.fingerprint !== print) throw new AppError("REQUEST_ID_CONFLICT");
     attempt.replayed = true;
     let current = record;
