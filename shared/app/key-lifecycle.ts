@@ -1,4 +1,5 @@
-import { createPublicKey, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { publicKeyFromPem } from "../protocol/public-key-cache.js";
 import { AppError, toAppError } from "../errors/app-error.js";
 import { sealDisable, sealKeyDelivery, type KeyDeliveryPurpose } from "../protocol/envelope.js";
 import { addMonths } from "../domain/key-rotation.js";
@@ -42,7 +43,7 @@ export class KeyLifecycle {
       },
       tenantId,
       created.key,
-      createPublicKey(publicKeyPem),
+      publicKeyFromPem(publicKeyPem),
     );
     const reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt }, { timeoutMs: this.s.policy.replyTimeoutMs });
     if (reply.outcome !== "succeeded") {

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { hasOnPremisesPassword } from "../domain/user-types.js";
 import { isWrittenBack, supportedChannels } from "../domain/support-matrix.js";
 import { agentStatus } from "../domain/agent-status.js";
@@ -9,6 +9,7 @@ import type { OperationRecord } from "../ports/operation-store.port.js";
 import type { AgentHeartbeat } from "../ports/agent-heartbeat-store.port.js";
 import type { PackageKey } from "../ports/tenant-key-ring.port.js";
 import type { PasswordPolicySummary } from "../domain/password-policy.js";
+import { publicKeyFromPem } from "../protocol/public-key-cache.js";
 import { sealRequest, type Channel, type InitiatorKind, type PasswordOperation, type PasswordReply } from "../protocol/envelope.js";
 import type { WritebackServices } from "./services.js";
 
@@ -221,7 +222,7 @@ export class PasswordOperations {
         operation: input.operation,
         keyVersion: packageKey.version,
         packageKey: packageKey.key,
-        agentPublicKey: createPublicKey(publicKeyPem),
+        agentPublicKey: publicKeyFromPem(publicKeyPem),
         issuedAt: started,
         expiresAt,
         traceId: randomUUID(),

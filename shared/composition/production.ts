@@ -2,10 +2,10 @@ import { loadConfig } from "../config/config.js";
 import { jsonLogger } from "../adapters/logging/json-logger.js";
 import { configureDefaultServices } from "./services.js";
 
-// The Azure SDKs are most of a cold start. Load them beside the host's start-up (function
-// indexing, its first gRPC exchanges) instead of inside every function module's import.
-const wiring = import("./build-services.js");
-wiring.catch(() => {}); // surfaced on the first invocation, with the rest of the start-up errors
+// The Azure SDKs are most of a cold start (~400 ms of module loading here): they load on the
+// first invocation that needs services, not while the host imports and indexes the functions
+// (health, for one, never needs them).
+const loadWiring = () => import("./build-services.js");
 
 /**
  * Installed by every function module (unless a host such as the local stack installed its
@@ -14,7 +14,7 @@ wiring.catch(() => {}); // surfaced on the first invocation, with the rest of th
  */
 configureDefaultServices(async () => {
   const logger = jsonLogger();
-  const { buildServices } = await wiring;
+  const { buildServices } = await loadWiring();
   const built = await buildServices(loadConfig(process.env), logger);
   // Opening the reply session early spares the first caller the wait.
   built.relay.start().catch(() => logger.warn("reply receiver not started yet; the first request retries"));

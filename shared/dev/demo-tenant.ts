@@ -30,6 +30,18 @@ export const DEMO_USERS: readonly DemoUser[] = [
   { sAMAccountName: "grace", displayName: "Grace Gray", userPrincipalName: "grace@contoso.com", cloudAnchor: "User_0a1b2c3d-0007-4000-8000-000000000007", authType: "federated", objectGuid: "6b1f0e2a-0007-4a00-8b00-00000000a007", disabled: true },
 ];
 
+/**
+ * Extra password-hash-sync users for load runs (bench, load tests): load-00001 … with
+ * deterministic anchors and GUIDs, so a caller can address them without a lookup.
+ */
+export function loadUsers(count: number): DemoUser[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = String(i + 1).padStart(5, "0");
+    const hex = (i + 1).toString(16).padStart(12, "0");
+    return { sAMAccountName: `load-${n}`, displayName: `Load User ${n}`, userPrincipalName: `load-${n}@contoso.com`, cloudAnchor: `User_10ad0000-0000-4000-8000-${hex}`, authType: "passwordHashSync", objectGuid: `10ad0000-0000-4a00-8b00-${hex}` };
+  });
+}
+
 export const DEMO_POLICY = {
   minLength: 8,
   complexity: true,
@@ -46,13 +58,13 @@ function dn(u: DemoUser): string {
 }
 
 /** The embedded directory's seed (cloud-only users have no AD account). */
-export function demoDirectorySeed(): unknown {
+export function demoDirectorySeed(extraUsers: readonly DemoUser[] = []): unknown {
   return {
     domains: [
       {
         domain: DEMO_DOMAIN,
         policy: DEMO_POLICY,
-        users: DEMO_USERS.filter((u) => u.authType !== "cloudOnly").map((u) => ({
+        users: [...DEMO_USERS, ...extraUsers].filter((u) => u.authType !== "cloudOnly").map((u) => ({
           sAMAccountName: u.sAMAccountName,
           displayName: u.displayName,
           userPrincipalName: u.userPrincipalName,
@@ -70,8 +82,8 @@ export function demoDirectorySeed(): unknown {
 }
 
 /** The sync store's connector spaces and links, as Entra Connect would have them. */
-export function demoSyncObjects(): { connector: string; anchor: string; metaverseId?: string; linkRules?: string[]; domain?: string; distinguishedName?: string }[] {
-  return DEMO_USERS.filter((u) => u.authType !== "cloudOnly").flatMap((u) => [
+export function demoSyncObjects(extraUsers: readonly DemoUser[] = []): { connector: string; anchor: string; metaverseId?: string; linkRules?: string[]; domain?: string; distinguishedName?: string }[] {
+  return [...DEMO_USERS, ...extraUsers].filter((u) => u.authType !== "cloudOnly").flatMap((u) => [
     { connector: "aad", anchor: u.cloudAnchor, metaverseId: `mv-${u.sAMAccountName}` },
     {
       connector: DEMO_DOMAIN,

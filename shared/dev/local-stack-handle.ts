@@ -14,7 +14,11 @@ export interface LocalStackHandle {
     running(): boolean;
     /** Everything the agent wrote to stdout/stderr so far. */
     output(): string;
+    /** The agent's process id while it runs (memory figures). */
+    pid(): number | undefined;
   };
+  /** Counters for the benchmark: Key Vault GETs served, Table SDK calls made, Service Bus peer counters. */
+  metrics(): { keyVaultGets: number; tableCalls: number; serviceBus: Record<string, number> };
   /** Everything the function app logged so far. */
   functionLogs(): string;
   /** Audit rows of the demo tenant, newest first. */

@@ -20,7 +20,8 @@ import { useServices } from "../composition/services.js";
 import { loadConfig } from "../config/config.js";
 import { ERROR_CATALOG } from "../errors/catalog.js";
 import { startAzurite } from "./azurite.js";
-import { DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects } from "./demo-tenant.js";
+import { DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects, loadUsers } from "./demo-tenant.js";
+import { tableCallCount } from "../adapters/tables/table-call-counter.js";
 import { DEV_AUDIENCE, DEV_ISSUER, loadDevTokenIssuer } from "./dev-token-issuer.js";
 import type { LocalStackHandle } from "./local-stack-handle.js";
 import { freePort, stopChild, waitFor } from "./processes.js";
@@ -36,6 +37,10 @@ export interface LocalStackOptions {
   replyTimeoutMs?: number;
   messageTtlSeconds?: number;
   rateLimitMaxOperations?: number;
+  /** Extra password-hash-sync users (load-00001 …) in the agent's directory, for load runs. */
+  loadUsers?: number;
+  /** Agent requests handled at once (its maxConcurrentRequests). */
+  agentConcurrency?: number;
   quiet?: boolean;
 }
 
@@ -132,11 +137,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     say(`Function app serving ${runner.url}`);
 
     // The agent: its own process, files and Service Bus rule, like an on-premises install.
+    const extraUsers = loadUsers(options.loadUsers ?? 0);
     const agentDir = join(state, "agent");
     mkdirSync(agentDir, { recursive: true });
-    writeFileSync(join(agentDir, "directory-seed.json"), JSON.stringify(demoDirectorySeed(), null, 2), { mode: 0o600 });
+    writeFileSync(join(agentDir, "directory-seed.json"), JSON.stringify(demoDirectorySeed(extraUsers), null, 2), { mode: 0o600 });
     const sync = await FileSyncStore.open(join(agentDir, "sync-store.json"));
-    await sync.upsert(demoSyncObjects());
+    await sync.upsert(demoSyncObjects(extraUsers));
     await sync.close();
     const agentConfigFile = join(agentDir, "agent.json");
     writeFileSync(
@@ -149,6 +155,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           serviceBus: {},
           keys: { privateKeyFile: "agent-private-key.pem", stateFile: "agent-keys.json" },
           heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 300,
+          ...(options.agentConcurrency === undefined ? {} : { maxConcurrentRequests: options.agentConcurrency }),
           directory: { kind: "embedded", seedFile: "directory-seed.json" },
           syncStore: { file: "sync-store.json" },
         },
@@ -212,7 +219,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         start: startAgentProcess,
         running: () => agent !== undefined && agent.exitCode === null && agent.signalCode === null,
         output: () => agentOutput,
+        pid: () => (agent !== undefined && agent.exitCode === null ? agent.pid : undefined),
       },
+      metrics: () => ({ keyVaultGets: Object.values(keyVault.stats().gets).reduce((a, b) => a + b, 0), tableCalls: tableCallCount(), serviceBus: { ...serviceBus.stats() } }),
       functionLogs: () => logs.join(""),
       async auditRows() {
         const rows = await built.services.audit.list(DEMO_TENANT_ID, 1000);

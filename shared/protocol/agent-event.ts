@@ -1,4 +1,5 @@
 import { constants, createPrivateKey, createPublicKey, sign, verify, type KeyLike } from "node:crypto";
+import { publicKeyFromPem } from "./public-key-cache.js";
 import { z } from "zod";
 
 /**
@@ -63,7 +64,8 @@ function privateKeyObject(key: KeyLike) {
   return typeof key === "string" || Buffer.isBuffer(key) ? createPrivateKey(key) : key;
 }
 function publicKeyObject(key: KeyLike) {
-  return typeof key === "string" || Buffer.isBuffer(key) ? createPublicKey(key) : key;
+  if (typeof key === "string") return publicKeyFromPem(key);
+  return Buffer.isBuffer(key) ? createPublicKey(key) : key;
 }
 
 export function encodeAgentEvent(event: AgentEvent, agentPrivateKey: KeyLike): Buffer {

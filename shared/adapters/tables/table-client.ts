@@ -1,6 +1,7 @@
 import { RestError, TableClient } from "@azure/data-tables";
 import type { TokenCredential } from "@azure/core-auth";
 import { AppError } from "../../errors/app-error.js";
+import { tableCallCounterPolicy } from "./table-call-counter.js";
 
 export type TableConnection = { connectionString: string } | { endpoint: string; credential: TokenCredential };
 
@@ -24,7 +25,10 @@ export class LazyTable {
   private ready: Promise<void> | undefined;
 
   constructor(connection: TableConnection, tableName: string) {
-    const options = { retryOptions: { maxRetries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 1000 } };
+    const options = {
+      retryOptions: { maxRetries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 1000 },
+      additionalPolicies: [{ policy: tableCallCounterPolicy, position: "perRetry" as const }],
+    };
     if ("connectionString" in connection) {
       const insecure = /(TableEndpoint|DefaultEndpointsProtocol)=http(;|:)/i.test(connection.connectionString) || /UseDevelopmentStorage=true/i.test(connection.connectionString);
       this.client = TableClient.fromConnectionString(connection.connectionString, tableName, { ...options, allowInsecureConnection: insecure });

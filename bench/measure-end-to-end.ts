@@ -1,0 +1,166 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { loadUsers } from "../shared/dev/demo-tenant.js";
+import type { LocalStackHandle } from "../shared/dev/local-stack-handle.js";
+
+export interface LatencyLevel {
+  concurrency: number;
+  requests: number;
+  failures: Record<string, number>;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  throughputPerSecond: number;
+  /** CPU used per process during the level, in % of one core (Linux /proc; empty elsewhere). */
+  cpuPercent?: Record<string, number>;
+}
+
+export interface MemorySample {
+  afterRequests: number;
+  functionAppRssMb: number;
+  functionAppHeapMb: number;
+  agentRssMb: number | undefined;
+}
+
+/** One password reset through the public API of the running stack; returns its latency and outcome. */
+export function resetCaller(stack: LocalStackHandle, userCount: number) {
+  const users = loadUsers(userCount);
+  let n = 0;
+  return async (): Promise<{ ms: number; code: string }> => {
+    n += 1;
+    const u = users[n % users.length];
+    if (u === undefined) throw new Error("no users");
+    const body = JSON.stringify({
+      requestId: randomUUID(),
+      user: { cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType },
+      newPassword: `Bench-${n}-${randomUUID().slice(0, 6)}-aA1!`,
+      initiator: { kind: "user", channel: "ssprPortal" },
+    });
+    const t0 = performance.now();
+    const res = await fetch(`${stack.apiBase}/v1/tenants/${stack.tenantId}/password-resets`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${stack.operateToken}`, "Content-Type": "application/json" },
+      body,
+    });
+    const answer = (await res.json()) as { error?: { code?: string } };
+    const ms = performance.now() - t0;
+    return { ms, code: res.ok ? "ok" : (answer.error?.code ?? `HTTP_${res.status}`) };
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round((sorted[i] ?? NaN) * 100) / 100;
+}
+
+const TICKS_PER_SECOND = 100;
+
+function cpuTicks(pid: number): number | undefined {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
+}
+
+/** Who uses the CPU: this process (function app, peers, load generator), the agent, Azurite. */
+export function cpuProbe(agentPid: () => number | undefined): () => Record<string, number> {
+  const named = (): Record<string, number> => {
+    const out: Record<string, number> = {};
+    const self = cpuTicks(process.pid);
+    if (self !== undefined) out["function app + Service Bus/Key Vault peers + load generator"] = self;
+    const agent = agentPid();
+    for (const child of childPids(process.pid)) {
+      const t = cpuTicks(child);
+      if (t === undefined) continue;
+      if (child === agent) out.agent = t;
+      else if (/azurite/.test(cmdline(child))) out["Azurite (table emulator)"] = t;
+    }
+    return out;
+  };
+  let last = named();
+  let lastAt = performance.now();
+  return () => {
+    const now = named();
+    const at = performance.now();
+    const seconds = (at - lastAt) / 1000;
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(now)) out[k] = Math.round(((v - (last[k] ?? v)) / TICKS_PER_SECOND / seconds) * 100);
+    last = now;
+    lastAt = at;
+    return out;
+  };
+}
+
+/** `requests` resets with `concurrency` callers in flight at all times (closed loop). */
+export async function measureLevel(call: () => Promise<{ ms: number; code: string }>, concurrency: number, requests: number): Promise<LatencyLevel> {
+  const latencies: number[] = [];
+  const failures: Record<string, number> = {};
+  let issued = 0;
+  const start = performance.now();
+  const worker = async () => {
+    while (issued < requests) {
+      issued += 1;
+      const r = await call();
+      if (r.code === "ok") latencies.push(r.ms);
+      else failures[r.code] = (failures[r.code] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    concurrency,
+    requests,
+    failures,
+    p50Ms: percentile(latencies, 50),
+    p95Ms: percentile(latencies, 95),
+    p99Ms: percentile(latencies, 99),
+    meanMs: Math.round((latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length)) * 100) / 100,
+    throughputPerSecond: Math.round(latencies.length / seconds),
+  };
+}
+
+/** Resident memory of a process from /proc (Linux); undefined elsewhere or when it is gone. */
+export function rssMbOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m?.[1] === undefined ? undefined : Math.round(Number(m[1]) / 102.4) / 10;
+  } catch {
+    return undefined;
+  }
+}
+
+export function memorySample(stack: LocalStackHandle, afterRequests: number): MemorySample {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const m = process.memoryUsage();
+  return {
+    afterRequests,
+    functionAppRssMb: Math.round(m.rss / 104857.6) / 10,
+    functionAppHeapMb: Math.round(m.heapUsed / 104857.6) / 10,
+    agentRssMb: rssMbOf(stack.agent.pid()),
+  };
+}

@@ -1,0 +1,87 @@
+import type { ColdStart } from "./measure-cold-start.js";
+import type { CryptoCeiling } from "./measure-crypto.js";
+import type { LatencyLevel, MemorySample } from "./measure-end-to-end.js";
+import type { MessageSizes } from "./measure-sizes.js";
+
+export interface BenchResults {
+  when: string;
+  mode: string;
+  machine: { node: string; cores: number; cpu: string };
+  crypto: CryptoCeiling;
+  sizes: MessageSizes;
+  coldImport: ColdStart | undefined;
+  endToEnd: LatencyLevel[];
+  perThousandRequests: { keyVaultGets: number; tableCalls: number; tenants: number };
+  memory: MemorySample[];
+}
+
+export interface Verdict {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+/** The issue's targets, judged on this run's own figures. */
+export function judge(r: BenchResults): Verdict[] {
+  const at = (c: number) => r.endToEnd.find((l) => l.concurrency === c);
+  const one = at(1);
+  const fifty = at(50);
+  const largest = Math.max(...Object.values(r.sizes.maxRequestBytes), r.sizes.maxReplyBytes);
+  const fraction = fifty === undefined ? NaN : fifty.throughputPerSecond / r.crypto.rsaDecryptsPerSecond;
+  // Growth: the later half of the samples should not climb (allow 10 % noise).
+  const agent = r.memory.map((m) => m.agentRssMb).filter((x): x is number => x !== undefined);
+  const heap = r.memory.map((m) => m.functionAppHeapMb);
+  const grows = (xs: number[]) => xs.length >= 3 && (xs.at(-1) ?? 0) > (xs[Math.floor(xs.length / 2)] ?? 0) * 1.1;
+  return [
+    { target: "unloaded p50 ≤ 5 ms", measured: `${one?.p50Ms ?? "?"} ms`, met: (one?.p50Ms ?? Infinity) <= 5 },
+    { target: "unloaded p99 ≤ 15 ms", measured: `${one?.p99Ms ?? "?"} ms`, met: (one?.p99Ms ?? Infinity) <= 15 },
+    { target: "throughput at concurrency 50 ≥ 40 % of the decrypt ceiling", measured: `${fifty?.throughputPerSecond ?? "?"}/s = ${Math.round(fraction * 1000) / 10} % of ${r.crypto.rsaDecryptsPerSecond}/s`, met: fraction >= 0.4 },
+    { target: "every body ≤ 1024 bytes", measured: `largest ${largest} B`, met: largest <= 1024 },
+    { target: "Key Vault GETs per 1,000 requests ≤ 1 per tenant", measured: `${r.perThousandRequests.keyVaultGets} (${r.perThousandRequests.tenants} tenant)`, met: r.perThousandRequests.keyVaultGets <= r.perThousandRequests.tenants },
+    { target: "cold import ≤ 300 ms", measured: `${r.coldImport?.medianMs ?? "?"} ms`, met: (r.coldImport?.medianMs ?? Infinity) <= 300 },
+    { target: "no memory growth (function app heap, agent RSS)", measured: `heap ${heap.join(" → ")} MB; agent ${agent.join(" → ")} MB`, met: !grows(heap) && !grows(agent) },
+    { target: "no failed requests", measured: JSON.stringify(Object.assign({}, ...r.endToEnd.map((l) => l.failures))), met: r.endToEnd.every((l) => Object.keys(l.failures).length === 0) },
+  ];
+}
+
+export function renderMarkdown(r: BenchResults, verdicts: Verdict[]): string {
+  const lines = [
+    `# Benchmark results (${r.mode})`,
+    "",
+    `${r.when} · Node ${r.machine.node} · ${r.machine.cores} cores · ${r.machine.cpu}`,
+    "",
+    "## Targets",
+    "",
+    "| Target | Measured | |",
+    "|---|---|---|",
+    ...verdicts.map((v) => `| ${v.target} | ${v.measured} | ${v.met ? "met" : "**missed**"} |`),
+    "",
+    "## End-to-end password resets (HTTP → Service Bus SDK → local peer → agent → reply)",
+    "",
+    "| Concurrency | Requests | p50 ms | p95 ms | p99 ms | mean ms | resets/s | % of decrypt ceiling | Little's law L = λW |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...r.endToEnd.map(
+      (l) =>
+        `| ${l.concurrency} | ${l.requests} | ${l.p50Ms} | ${l.p95Ms} | ${l.p99Ms} | ${l.meanMs} | ${l.throughputPerSecond} | ${Math.round((l.throughputPerSecond / r.crypto.rsaDecryptsPerSecond) * 1000) / 10} % | ${Math.round(((l.throughputPerSecond * l.meanMs) / 1000) * 10) / 10} |`,
+    ),
+    "",
+    "CPU per process during each level (% of one core; the machine has " + r.machine.cores + "):",
+    "",
+    ...r.endToEnd.map((l) => `- concurrency ${l.concurrency}: ${Object.entries(l.cpuPercent ?? {}).map(([k, v]) => `${k} ${v} %`).join(", ") || "not measured"}`),
+    "",
+    "## Ceiling, sizes, calls, start, memory",
+    "",
+    `- RSA-2048 OAEP-SHA256 on one core: ${r.crypto.rsaDecryptsPerSecond} private decrypts/s, ${r.crypto.rsaEncryptsPerSecond} public encrypts/s.`,
+    `- Largest bodies over ${r.sizes.samples} random users and passwords up to 256 characters: reset ${r.sizes.maxRequestBytes.reset} B, change ${r.sizes.maxRequestBytes.change} B, unlock ${r.sizes.maxRequestBytes.unlock} B, reply ${r.sizes.maxReplyBytes} B.`,
+    `- Per 1,000 requests: ${r.perThousandRequests.keyVaultGets} Key Vault GETs, ${r.perThousandRequests.tableCalls} Table storage calls.`,
+    `- Cold import of the compiled function app: median ${r.coldImport?.medianMs ?? "?"} ms (${r.coldImport?.samplesMs.join(", ") ?? "-"}); the first invocation then loads the Azure adapters: median ${r.coldImport?.firstInvocationWiringMedianMs ?? "?"} ms.`,
+    "",
+    "| After requests | Function app RSS MB* | Function app heap MB | Agent RSS MB |",
+    "|---|---|---|---|",
+    ...r.memory.map((m) => `| ${m.afterRequests} | ${m.functionAppRssMb} | ${m.functionAppHeapMb} | ${m.agentRssMb ?? "?"} |`),
+    "",
+    "*The function app runs in the benchmark's process together with the local Service Bus and Key Vault peers and the load generator; its heap after a forced GC is the growth signal. The agent is its own process.",
+    "",
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,95 @@
+/**
+ * `npm run bench` (full, several minutes) or `npm run bench -- --quick` (under a minute, CI).
+ * Everything in ONE run so the ratios mean something on a noisy machine. Figures are written
+ * to bench/results/latest.json and latest.md and judged against the targets; nothing here
+ * fails a build because of a timing.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { startLocalStack } from "../shared/dev/local-stack.js";
+import { measureColdImport } from "./measure-cold-start.js";
+import { measureCryptoCeiling } from "./measure-crypto.js";
+import { cpuProbe, measureLevel, memorySample, resetCaller, type LatencyLevel, type MemorySample } from "./measure-end-to-end.js";
+import { measureMessageSizes } from "./measure-sizes.js";
+import { judge, renderMarkdown } from "./report.js";
+
+setFlagsFromString("--expose-gc");
+(globalThis as { gc?: () => void }).gc = runInNewContext("gc") as () => void;
+
+const quick = process.argv.includes("--quick");
+const profile = quick
+  ? { cryptoSeconds: 0.5, sizeSamples: 1000, coldRuns: 3, levels: [[1, 100], [10, 200], [50, 400], [100, 400]], memoryRequests: 1000, users: 200 }
+  : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, levels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], memoryRequests: 10_000, users: 500 };
+const root = new URL("..", import.meta.url);
+const log = (s: string) => console.log(`[bench] ${s}`);
+
+log(`mode ${quick ? "quick" : "full"}, node ${process.version}, ${cpus().length} cores`);
+const crypto = measureCryptoCeiling(profile.cryptoSeconds);
+log(`RSA-2048 OAEP: ${crypto.rsaDecryptsPerSecond} decrypts/s, ${crypto.rsaEncryptsPerSecond} encrypts/s`);
+const sizes = measureMessageSizes(profile.sizeSamples);
+log(`largest bodies: ${JSON.stringify(sizes.maxRequestBytes)} request, ${sizes.maxReplyBytes} reply`);
+
+log("building dist/ for the cold-import figure");
+const build = spawnSync("npx", ["tsc", "-p", "."], { cwd: root, stdio: "inherit" });
+const coldImport = build.status === 0 ? measureColdImport(profile.coldRuns) : undefined;
+log(`cold import: ${coldImport?.medianMs ?? "build failed"} ms (then ${coldImport?.firstInvocationWiringMedianMs ?? "?"} ms loading the adapters on the first invocation)`);
+
+const stack = await startLocalStack({ ports: "free", quiet: true, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300 });
+const levels: LatencyLevel[] = [];
+const memory: MemorySample[] = [];
+let counters = { keyVaultGets: 0, tableCalls: 0, requests: 0 };
+try {
+  const call = resetCaller(stack, profile.users);
+  await measureLevel(call, 4, 50); // warm-up: JIT, connections, caches
+  memory.push(memorySample(stack, 0));
+  const before = stack.metrics();
+  let done = 0;
+  for (const [concurrency, requests] of profile.levels as [number, number][]) {
+    const cpu = cpuProbe(() => stack.agent.pid());
+    const level = { ...(await measureLevel(call, concurrency, requests)) };
+    level.cpuPercent = cpu();
+    levels.push(level);
+    done += requests;
+    log(`concurrency ${concurrency}: p50 ${level.p50Ms} ms, p95 ${level.p95Ms} ms, p99 ${level.p99Ms} ms, ${level.throughputPerSecond}/s, failures ${JSON.stringify(level.failures)}, CPU % of a core ${JSON.stringify(level.cpuPercent)}`);
+  }
+  const after = stack.metrics();
+  counters = { keyVaultGets: after.keyVaultGets - before.keyVaultGets, tableCalls: after.tableCalls - before.tableCalls, requests: done };
+  // Memory: keep going at concurrency 50 up to the target count, sampling along the way.
+  const remaining = Math.max(0, profile.memoryRequests - done);
+  memory.push(memorySample(stack, done));
+  for (let chunk = 0; chunk < 4 && remaining > 0; chunk++) {
+    const n = Math.ceil(remaining / 4);
+    await measureLevel(call, 50, n);
+    done += n;
+    memory.push(memorySample(stack, done));
+  }
+  log(`memory: ${memory.map((m) => `${m.afterRequests}: app ${m.functionAppRssMb} MB rss / ${m.functionAppHeapMb} MB heap, agent ${m.agentRssMb ?? "?"} MB`).join("; ")}`);
+} finally {
+  await stack.stop();
+}
+
+const results = {
+  when: new Date().toISOString(),
+  mode: quick ? "quick" : "full",
+  machine: { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown" },
+  crypto,
+  sizes,
+  coldImport,
+  endToEnd: levels,
+  perThousandRequests: {
+    keyVaultGets: Math.round((counters.keyVaultGets / Math.max(1, counters.requests)) * 1000 * 100) / 100,
+    tableCalls: Math.round((counters.tableCalls / Math.max(1, counters.requests)) * 1000),
+    tenants: 1,
+  },
+  memory,
+};
+const verdicts = judge(results);
+mkdirSync(new URL("results/", import.meta.url), { recursive: true });
+writeFileSync(new URL("results/latest.json", import.meta.url), `${JSON.stringify({ ...results, verdicts }, null, 2)}\n`);
+writeFileSync(new URL("results/latest.md", import.meta.url), renderMarkdown(results, verdicts));
+for (const v of verdicts) log(`${v.met ? "met   " : "MISSED"} ${v.target}: ${v.measured}`);
+log("written to bench/results/latest.json and latest.md");
+process.exit(0);
