@@ -1,3 +1,5 @@
+import type { TenantKeyRing } from "../ports/tenant-key-ring.port.js";
+
 /** What a running local stack offers its users (the `npm start` banner) and the e2e tests. */
 export interface LocalStackHandle {
   apiBase: string;
@@ -23,6 +25,11 @@ export interface LocalStackHandle {
   functionLogs(): string;
   /** Audit rows of the demo tenant, newest first. */
   auditRows(): Promise<Record<string, unknown>[]>;
+  /**
+   * The stack's own namespace connection (Manage) and key ring: what only the cloud side
+   * holds. Tests use it to play an attacker who kept an old package key.
+   */
+  inside: { serviceBusConnectionString: string; keyRing: TenantKeyRing };
   settings: { heartbeatWindowSeconds: number; replyTimeoutMs: number; messageTtlSeconds: number };
   stop(): Promise<void>;
 }

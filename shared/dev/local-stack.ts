@@ -227,6 +227,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         const rows = await built.services.audit.list(DEMO_TENANT_ID, 1000);
         return rows.map((r) => ({ ...r }) as Record<string, unknown>);
       },
+      inside: { serviceBusConnectionString: env.SERVICEBUS_CONNECTION_STRING ?? "", keyRing: built.services.keyRing },
       settings: { heartbeatWindowSeconds: config.AGENT_HEARTBEAT_WINDOW_SECONDS, replyTimeoutMs: config.RELAY_REPLY_TIMEOUT_MS, messageTtlSeconds: config.RELAY_MESSAGE_TTL_SECONDS },
       stop,
     };
