@@ -418,12 +418,22 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     pump(queue);
   });
 
+  // The SDK answers a delivery with an unsettled outcome and waits for ours; once we settle,
+  // the exchange is over and it writes nothing more. rhea frees a session slot only when both
+  // sides settled, so without this every session stalls after 2,048 deliveries (its window).
+  const settledOnBothSides = (delivery: Delivery) => {
+    (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+  };
+
   const onOutcome = (status: "completed" | "abandoned" | "suspended") => (context: EventContext) => {
     const delivery = context.delivery as Delivery;
     const link = [...receivers].find((l) => l.sender === context.sender);
     if (link === undefined) {
       // The link is already gone (detached, or dropped with its connection): the lock went with it.
-      if (!delivery.remote_settled) delivery.update(true, rhea.message.rejected({ condition: "com.microsoft:message-lock-lost", description: "The lock supplied is invalid. The receiving link is closed." }).described());
+      if (!delivery.remote_settled) {
+        delivery.update(true, rhea.message.rejected({ condition: "com.microsoft:message-lock-lost", description: "The lock supplied is invalid. The receiving link is closed." }).described());
+        settledOnBothSides(delivery);
+      }
       return;
     }
     const token = Buffer.from(delivery.tag).toString("hex");
@@ -433,6 +443,7 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     if (!delivery.remote_settled) {
       if (ok) delivery.update(true, delivery.remote_state?.described?.());
       else delivery.update(true, rhea.message.rejected({ condition: "com.microsoft:message-lock-lost", description: "The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue." }).described());
+      settledOnBothSides(delivery);
     }
     pump(link.queue);
   };
