@@ -17,7 +17,18 @@ async function call(path, body) {
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${config.operateToken}` },
     body: JSON.stringify(body),
   });
-  return { status: res.status, body: await res.json() };
+  // A proxy error page or a dropped connection is not JSON: answer as the API would.
+  const answer = await res.json().catch(() => ({ error: { code: "NETWORK_ERROR", message: `The service answered HTTP ${res.status}.` } }));
+  return { status: res.status, body: answer };
+}
+
+/** The API's answer, or a network failure dressed as one, so the page always says something. */
+async function safeCall(path, body) {
+  try {
+    return await call(path, body);
+  } catch {
+    return { status: 0, body: { error: { code: "NETWORK_ERROR", message: "The service cannot be reached. Check your connection and try again." } } };
+  }
 }
 
 function describeError(error) {
@@ -35,17 +46,23 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+function duration(seconds) {
+  if (seconds >= 86400) return `${Math.round(seconds / 86400)} day(s)`;
+  if (seconds >= 3600) return `${Math.round(seconds / 3600)} hour(s)`;
+  return `${Math.max(1, Math.round(seconds / 60))} minute(s)`;
+}
+
 function policyList(p) {
   const items = [`At least ${p.minLength} characters`];
   if (p.complexity) items.push("Three of: upper case, lower case, digits, symbols; not your account name");
   if (p.historyLength > 0) items.push(`Not one of your last ${p.historyLength} passwords`);
-  if (p.minAgeSeconds > 0) items.push(`At most one change every ${Math.round(p.minAgeSeconds / 3600)} hours`);
+  if (p.minAgeSeconds > 0) items.push(`At most one change every ${duration(p.minAgeSeconds)}`);
   return `<ul class="policy">${items.map((i) => `<li>${escapeHtml(i)}</li>`).join("")}</ul>`;
 }
 
 async function precheck() {
   const user = currentUser();
-  const r = await call("/writeback/precheck", { user });
+  const r = await safeCall("/writeback/precheck", { user });
   if (r.status === 200) {
     show($("availability"), true, `<span class="status-online">Available.</span> Your new password must follow these rules:${policyList(r.body.policy)}`);
   } else {
@@ -55,7 +72,10 @@ async function precheck() {
 }
 
 $("check").addEventListener("click", () => void precheck());
-$("user").addEventListener("change", () => void precheck());
+$("user").addEventListener("change", () => {
+  $("result").innerHTML = ""; // the last result belonged to the previous account
+  void precheck();
+});
 
 for (const tab of document.querySelectorAll("[role=tab]")) {
   tab.addEventListener("click", () => {
@@ -76,11 +96,11 @@ for (const form of document.querySelectorAll("form")) {
     let r;
     try {
       if (form.dataset.op === "reset") {
-        r = await call("/password-resets", { requestId, user, newPassword: $("reset-new").value, initiator, unlockAccount: $("reset-unlock").checked });
+        r = await safeCall("/password-resets", { requestId, user, newPassword: $("reset-new").value, initiator, unlockAccount: $("reset-unlock").checked });
       } else if (form.dataset.op === "change") {
-        r = await call("/password-changes", { requestId, user, currentPassword: $("change-current").value, newPassword: $("change-new").value, reason: $("change-reason").value, initiator });
+        r = await safeCall("/password-changes", { requestId, user, currentPassword: $("change-current").value, newPassword: $("change-new").value, reason: $("change-reason").value, initiator });
       } else {
-        r = await call("/account-unlocks", { requestId, user, initiator });
+        r = await safeCall("/account-unlocks", { requestId, user, initiator });
       }
       if (r.status === 200) show($("result"), true, `Done: your ${escapeHtml(r.body.operation)} succeeded.`);
       else show($("result"), false, `${escapeHtml(describeError(r.body.error))} <span class="code">${escapeHtml(r.body.error.code)}</span>`);
