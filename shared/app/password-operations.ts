@@ -32,6 +32,8 @@ interface OperationInput {
 
 const AGENT_OFFLINE_RETRY_SECONDS = 60;
 const PENDING_POLL_MS = 200;
+// Re-recording an outcome the agent already applied, while storage recovers (about 2 minutes in all).
+const RECORD_RETRY_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 
 function fingerprint(tenantId: string, input: OperationInput): string {
   const f = input.flags;
@@ -64,13 +66,15 @@ function replyOutcome(reply: PasswordReply): { outcome: string; reason: PolicyRe
   return { outcome, reason: outcome === "PASSWORD_POLICY_VIOLATION" ? policyReason(reply.reason) ?? "unknown" : undefined };
 }
 
-/** Turns a recorded outcome into the caller's answer: the result, or the error it stood for. */
+/** Turns an outcome into the caller's answer: the result, or the error it stood for. */
+function answerOutcome(o: { requestId: string; operation: PasswordOperation; outcome?: string | undefined; reason?: string | undefined; completedAt: Date }): OperationResult {
+  if (o.outcome === "succeeded") return { requestId: o.requestId, outcome: "succeeded", operation: o.operation, completedAt: o.completedAt.toISOString() };
+  const code = (o.outcome ?? "INTERNAL_ERROR") as ErrorCode;
+  throw new AppError(code, { reason: policyReason(o.reason) });
+}
+
 function answer(record: OperationRecord): OperationResult {
-  if (record.outcome === "succeeded") {
-    return { requestId: record.requestId, outcome: "succeeded", operation: record.operation, completedAt: (record.completedAt ?? record.startedAt).toISOString() };
-  }
-  const code = (record.outcome ?? "INTERNAL_ERROR") as ErrorCode;
-  throw new AppError(code, { reason: policyReason(record.reason) });
+  return answerOutcome({ ...record, completedAt: record.completedAt ?? record.startedAt });
 }
 
 export class PasswordOperations {
@@ -270,12 +274,42 @@ export class PasswordOperations {
     return { settings, heartbeat, keys };
   }
 
-  /** Records a verified reply (also used for replies that arrive after the caller gave up). */
+  /**
+   * Records a verified reply (also used for replies that arrive after the caller gave up).
+   * If the record cannot be written, the agent has acted all the same: the caller gets the
+   * agent's outcome, and the record is retried in the background so the status endpoint
+   * catches up instead of reporting the operation as expired and not applied.
+   */
   async settle(tenantId: string, requestId: string, reply: PasswordReply): Promise<OperationResult> {
     const { outcome, reason } = replyOutcome(reply);
-    const record = await this.s.operations.complete(tenantId, requestId, { outcome, reason, completedAt: reply.completedAt });
+    const completion = { outcome, reason, completedAt: reply.completedAt };
+    let record: OperationRecord | undefined;
+    try {
+      record = await this.s.operations.complete(tenantId, requestId, completion);
+    } catch (e) {
+      this.s.logger.error("operation outcome not recorded yet; retrying in the background", { tenantId, requestId, outcome, code: toAppError(e).code });
+      this.recordLater(tenantId, requestId, completion, 0);
+      const operation = reply.operation;
+      if (operation !== "reset" && operation !== "change" && operation !== "unlock") throw toAppError(e);
+      return answerOutcome({ requestId, operation, outcome, reason, completedAt: reply.completedAt });
+    }
     if (record === undefined) throw new AppError("OPERATION_NOT_FOUND");
     return answer(record);
+  }
+
+  private recordLater(tenantId: string, requestId: string, completion: { outcome: string; reason: PolicyReason | undefined; completedAt: Date }, attempt: number): void {
+    const delay = RECORD_RETRY_DELAYS_MS[attempt];
+    if (delay === undefined) {
+      this.s.logger.error("operation outcome lost: storage stayed unavailable", { tenantId, requestId, outcome: completion.outcome });
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.s.operations.complete(tenantId, requestId, completion).then(
+        () => this.s.logger.info("operation outcome recorded after a storage outage", { tenantId, requestId }),
+        () => this.recordLater(tenantId, requestId, completion, attempt + 1),
+      );
+    }, delay);
+    timer.unref?.();
   }
 
   private async finish(tenantId: string, requestId: string, outcome: string, reason: PolicyReason | undefined): Promise<void> {

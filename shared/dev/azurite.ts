@@ -7,7 +7,7 @@ const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/
 
 export interface AzuriteHandle {
   connectionString: string;
-  /** Restart on the same port (data is lost: in-memory persistence). */
+  /** Restart on the same port (in-memory data is lost; on-disk data is kept). */
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -16,11 +16,12 @@ function connectionString(port: number): string {
   return `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${DEV_KEY};TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`;
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launch(port: number, location: string | undefined): Promise<ChildProcess> {
   const require = createRequire(import.meta.url);
   const bin = require.resolve("azurite/dist/src/table/main.js");
   // Run the table service directly (no npx wrapper), so stopping the child stops Azurite.
-  const child = spawn(process.execPath, [bin, "--inMemoryPersistence", "--skipApiVersionCheck", "--tableHost", "127.0.0.1", "--tablePort", String(port), "--silent", "--disableTelemetry"], {
+  const persistence = location === undefined ? ["--inMemoryPersistence"] : ["--location", location];
+  const child = spawn(process.execPath, [bin, ...persistence, "--skipApiVersionCheck", "--tableHost", "127.0.0.1", "--tablePort", String(port), "--silent", "--disableTelemetry"], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   await waitFor(
@@ -38,15 +39,18 @@ async function launch(port: number): Promise<ChildProcess> {
   return child;
 }
 
-/** Starts Azurite's table service on loopback (a free port unless one is given), in-memory. */
-export async function startAzurite(fixedPort?: number): Promise<AzuriteHandle> {
+/**
+ * Starts Azurite's table service on loopback (a free port unless one is given): in memory,
+ * or in `location` on disk when data must survive a restart (fault tests).
+ */
+export async function startAzurite(fixedPort?: number, options: { location?: string } = {}): Promise<AzuriteHandle> {
   const port = fixedPort ?? (await freePort());
-  let child = await launch(port);
+  let child = await launch(port, options.location);
   return {
     connectionString: connectionString(port),
     async restart() {
       await stopChild(child);
-      child = await launch(port);
+      child = await launch(port, options.location);
     },
     async stop() {
       await stopChild(child);

@@ -25,6 +25,8 @@ export interface LocalStackHandle {
   functionLogs(): string;
   /** Audit rows of the demo tenant, newest first. */
   auditRows(): Promise<Record<string, unknown>[]>;
+  /** Fault injection for tests: restart a peer on its port (in-flight connections drop). */
+  faults: { restartServiceBus(): Promise<void>; restartAzurite(): Promise<void> };
   /**
    * The stack's own namespace connection (Manage) and key ring: what only the cloud side
    * holds. Tests use it to play an attacker who kept an old package key.

@@ -39,6 +39,8 @@ export interface LocalStackOptions {
   rateLimitMaxOperations?: number;
   /** Extra password-hash-sync users (load-00001 …) in the agent's directory, for load runs. */
   loadUsers?: number;
+  /** Keep Azurite's tables on disk in the state folder, so an Azurite restart keeps them (fault tests). */
+  tablesOnDisk?: boolean;
   /** Agent requests handled at once (its maxConcurrentRequests). */
   agentConcurrency?: number;
   quiet?: boolean;
@@ -66,7 +68,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
-    const azurite = await startAzurite(await port(10002));
+    const azurite = await startAzurite(await port(10002), options.tablesOnDisk === true ? { location: join(state, "azurite") } : {});
     cleanups.push(() => azurite.stop());
     say("Azurite (tables) ready");
 
@@ -227,6 +229,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         const rows = await built.services.audit.list(DEMO_TENANT_ID, 1000);
         return rows.map((r) => ({ ...r }) as Record<string, unknown>);
       },
+      faults: { restartServiceBus: () => serviceBus.restart(), restartAzurite: () => azurite.restart() },
       inside: { serviceBusConnectionString: env.SERVICEBUS_CONNECTION_STRING ?? "", keyRing: built.services.keyRing },
       settings: { heartbeatWindowSeconds: config.AGENT_HEARTBEAT_WINDOW_SECONDS, replyTimeoutMs: config.RELAY_REPLY_TIMEOUT_MS, messageTtlSeconds: config.RELAY_MESSAGE_TTL_SECONDS },
       stop,

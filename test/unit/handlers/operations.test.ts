@@ -12,6 +12,7 @@ import { CHANNELS, INITIATOR_KINDS } from "../../../shared/protocol/envelope.js"
 import { DEMO_INITIAL_PASSWORD, DEMO_USERS } from "../../../shared/dev/demo-tenant.js";
 import { supportedChannels } from "../../../shared/domain/support-matrix.js";
 import { useServices } from "../../../shared/composition/services.js";
+import { AppError } from "../../../shared/errors/app-error.js";
 import { findSecrets } from "../../support/secret-scan.js";
 import { startInMemoryStack, type InMemoryStack } from "../../support/in-memory-stack.js";
 
@@ -130,6 +131,37 @@ describe("password operations through the registered handlers", () => {
     const on = await s.call(accountUnlocks, { method: "POST", path: "/x", body: { user: u("frank"), initiator: sspr } });
     assert.equal(on.status, 200, JSON.stringify(on.body));
     assert.equal(s.directory.inspect(frank).lockoutTime, 0);
+  });
+
+  test("storage down when the agent's answer comes back: the caller still gets it, the record catches up", async () => {
+    useServices(s.services);
+    const operations = s.services.operations;
+    const complete = operations.complete.bind(operations);
+    let failures = 0;
+    operations.complete = async (...args) => {
+      if (failures === 0) {
+        failures += 1;
+        throw new AppError("STORAGE_UNAVAILABLE");
+      }
+      return complete(...args);
+    };
+    try {
+      const requestId = randomUUID();
+      const newPassword = pw();
+      const r = await s.call(passwordResets, { method: "POST", path: "/x", body: { requestId, user: u("alice"), newPassword, initiator: sspr } });
+      assert.equal(r.status, 200, "the password was set: the caller is told so, not 503");
+      const ref = s.directory.findUser("contoso.local", "alice");
+      assert.ok(ref);
+      assert.equal(await s.directory.verifyPassword(ref, Buffer.from(newPassword)), "ok");
+      assert.equal((await s.call(passwordOperationStatus, { method: "GET", path: "/x", params: { requestId } })).body.status, "pending");
+      await new Promise((res) => setTimeout(res, 1500));
+      const status = await s.call(passwordOperationStatus, { method: "GET", path: "/x", params: { requestId } });
+      assert.equal(status.body.status, "completed");
+      assert.equal(status.body.outcome, "succeeded");
+      assert.equal(status.body.applied, true);
+    } finally {
+      operations.complete = complete;
+    }
   });
 
   test("the same requestId twice: the same answer and one write", async () => {
