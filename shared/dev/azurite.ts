@@ -49,11 +49,12 @@ export async function startAzurite(fixedPort?: number, options: { location?: str
   return {
     connectionString: connectionString(port),
     async restart() {
-      await stopChild(child);
+      // SIGINT is Azurite's graceful stop: it saves its on-disk database first (SIGTERM does not).
+      await stopChild(child, 5000, "SIGINT");
       child = await launch(port, options.location);
     },
     async stop() {
-      await stopChild(child);
+      await stopChild(child, 5000, "SIGINT");
     },
   };
 }
