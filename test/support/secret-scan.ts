@@ -3,6 +3,15 @@
  * on the way out (base64 of UTF-8 and of UTF-16LE — AD's unicodePwd form —, hex, JSON and
  * URL escaping).
  */
+/** encodeURIComponent throws on a lone surrogate; such a string is escaped as its UTF-8 (with U+FFFD) would be. */
+function urlEscaped(secret: string): string {
+  try {
+    return encodeURIComponent(secret);
+  } catch {
+    return encodeURIComponent(secret.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD"));
+  }
+}
+
 export function secretForms(secret: string): string[] {
   const utf8 = Buffer.from(secret, "utf8");
   const utf16 = Buffer.from(secret, "utf16le");
@@ -16,7 +25,7 @@ export function secretForms(secret: string): string[] {
     utf8.toString("hex"),
     utf16.toString("hex"),
     JSON.stringify(secret).slice(1, -1),
-    encodeURIComponent(secret),
+    urlEscaped(secret),
   ]);
   // Short secrets would match by chance inside other base64 text; demand at least 8 characters.
   return [...forms].filter((f) => f.length >= 8);
