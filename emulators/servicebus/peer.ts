@@ -50,7 +50,7 @@ interface Rhea {
     listen(options: Record<string, unknown>): unknown;
   };
   types: { wrap_long(n: number): unknown };
-  message: { encode(m: unknown): Buffer; decode(b: Buffer): unknown; rejected(error: unknown): { described(): unknown } };
+  message: { encode(m: unknown): Buffer; decode(b: Buffer): unknown; rejected(fields: { error?: unknown }): { described(): unknown } };
 }
 const rhea = createRequire(import.meta.url)("rhea") as Rhea;
 
@@ -94,6 +94,17 @@ interface ReceiverLink {
 
 function ticks(ms: number): unknown {
   return rhea.types.wrap_long(Number(EPOCH_TICKS + BigInt(ms) * 10_000n));
+}
+
+/**
+ * The SDK shows a lock token as a .NET GUID of the delivery tag (its first three groups
+ * byte-swapped) and sends that GUID back in $management requests: swap back to the tag's hex,
+ * which is what the queue knows the lock by.
+ */
+function tagOfLockToken(token: unknown): string {
+  const tag = Buffer.isBuffer(token) ? Buffer.from(token) : Buffer.from(String(token).replace(/-/g, ""), "hex");
+  if (tag.length === 16) for (const [from, to] of [[0, 4], [4, 6], [6, 8]] as const) tag.subarray(from, to).reverse();
+  return tag.toString("hex");
 }
 
 function errorCondition(condition: string, description: string) {
@@ -236,7 +247,7 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     const now = Date.now();
     let status = 200;
     let result: Record<string, unknown> = {};
-    const tokensOf = (v: unknown): string[] => (Array.isArray(v) ? v : []).map((t) => (Buffer.isBuffer(t) ? t.toString("hex") : String(t).replace(/-/g, "")));
+    const tokensOf = (v: unknown): string[] => (Array.isArray(v) ? v : []).map(tagOfLockToken);
     if (queue === undefined) status = 404;
     else {
       switch (props.operation) {
@@ -360,7 +371,12 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
       queue.sweep(now);
       if (wanted !== undefined && wanted !== null && String(wanted) !== "") {
         const lock = queue.sessionLocks.get(String(wanted));
-        if (lock !== undefined && lock.lockedUntil > now) return refuse(sender, "com.microsoft:session-cannot-be-locked", `The requested session '${String(wanted)}' cannot be accepted. It may be locked by another receiver.`);
+        if (lock !== undefined && lock.lockedUntil > now) {
+          // Echo no session filter: the SDK decides from the attach (before the detach) whether it
+          // got the session; an echoed id would make it take the refused link for a locked session.
+          sender.set_source({ address });
+          return refuse(sender, "com.microsoft:session-cannot-be-locked", `The requested session '${String(wanted)}' cannot be accepted. It may be locked by another receiver.`);
+        }
         sessionId = String(wanted);
       } else {
         sessionId = queue.sessionsWithMessages(now).find((id) => !queue.sessionLocks.has(id));
@@ -407,7 +423,10 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     const now = Date.now();
     const delivery = context.delivery as Delivery;
     if (delivery.format === BATCH_FORMAT) {
-      const body = msg.body as { content?: unknown } | undefined;
+      // rhea hands a delivery of a non-zero message format over undecoded (a Buffer): the batch
+      // envelope is an ordinary AMQP message whose data sections each hold one encoded message.
+      const envelope = (Buffer.isBuffer(msg) ? rhea.message.decode(msg) : msg) as Message;
+      const body = envelope.body as { content?: unknown } | undefined;
       const parts = Array.isArray(body?.content) ? body.content : body?.content === undefined ? [] : [body.content];
       for (const part of parts) queue.enqueue(rhea.message.decode(part as Buffer) as unknown as AmqpMessage, now);
       counters.messagesSent += parts.length;
@@ -431,7 +450,7 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     if (link === undefined) {
       // The link is already gone (detached, or dropped with its connection): the lock went with it.
       if (!delivery.remote_settled) {
-        delivery.update(true, rhea.message.rejected({ condition: "com.microsoft:message-lock-lost", description: "The lock supplied is invalid. The receiving link is closed." }).described());
+        delivery.update(true, rhea.message.rejected({ error: errorCondition("com.microsoft:message-lock-lost", "The lock supplied is invalid. The receiving link is closed.") }).described());
         settledOnBothSides(delivery);
       }
       return;
@@ -441,8 +460,9 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     const info = delivery.remote_state?.error?.info ?? {};
     const ok = settleByToken(link.queue, token, status, (info.DeadLetterReason as string | undefined) ?? delivery.remote_state?.error?.condition, (info.DeadLetterErrorDescription as string | undefined) ?? delivery.remote_state?.error?.description);
     if (!delivery.remote_settled) {
-      if (ok) delivery.update(true, delivery.remote_state?.described?.());
-      else delivery.update(true, rhea.message.rejected({ condition: "com.microsoft:message-lock-lost", description: "The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue." }).described());
+      // Echo the outcome, but not a dead-letter's error: the SDK fails a settlement whose answer carries one.
+      if (ok) delivery.update(true, status === "suspended" ? rhea.message.rejected({}).described() : delivery.remote_state?.described?.());
+      else delivery.update(true, rhea.message.rejected({ error: errorCondition("com.microsoft:message-lock-lost", "The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.") }).described());
       settledOnBothSides(delivery);
     }
     pump(link.queue);
