@@ -9,7 +9,8 @@ export interface CheckLine {
 
 /**
  * `agent check`: can this agent do its job? Listen on its queue (a peek), send on
- * agent-events, and for each domain reach the PDC emulator over LDAPS and read the policy.
+ * agent-events, and for each domain reach a DC and the PDC emulator (discovered from
+ * fSMORoleOwner; writes go there) over LDAPS and read the policy.
  */
 export async function checkAgent(o: { client: ServiceBusClient; tenantQueue: string; directory: DirectoryService; sendTestEvent: () => Promise<void> }): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
@@ -31,7 +32,11 @@ export async function checkAgent(o: { client: ServiceBusClient; tenantQueue: str
   const health = await o.directory.health().catch(() => []);
   if (health.length === 0) lines.push({ check: "directory", ok: false, detail: "no domain configured or reachable" });
   for (const h of health) {
-    lines.push({ check: `domain ${h.domain} (PDC emulator over LDAPS)`, ok: h.status === "healthy", detail: h.detail ?? h.status });
+    lines.push({ check: `domain ${h.domain} over LDAPS`, ok: h.status === "healthy", detail: h.detail ?? h.status });
+    if (h.pdcEmulator !== undefined) {
+      const { host, reachable } = h.pdcEmulator;
+      lines.push({ check: `PDC emulator of ${h.domain} (writes)`, ok: reachable, detail: reachable ? `${host}, reachable over LDAPS` : `${host}, not reachable over LDAPS: password writes are refused` });
+    }
     if (h.status !== "unreachable") {
       try {
         const p = await o.directory.passwordPolicy(h.domain);

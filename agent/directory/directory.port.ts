@@ -28,6 +28,8 @@ export interface DirectoryHealth {
   domain: string;
   status: "healthy" | "degraded" | "unreachable";
   detail?: string;
+  /** AD: the domain's PDC emulator (where writes go) and whether the agent reaches it. */
+  pdcEmulator?: { host: string; reachable: boolean };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { Attribute, Change, EqualityFilter, type Client } from "ldapts";
+import { Attribute, Change, EqualityFilter } from "ldapts";
 import type { PasswordPolicySummary } from "../../../shared/domain/password-policy.js";
 import { AppError, isAppError } from "../../../shared/errors/app-error.js";
 import type { PolicyReason } from "../../../shared/errors/catalog.js";
@@ -10,11 +10,11 @@ import { AgentConfigError, type LdapDomainConfig } from "../../config/agent-conf
 import type { DirectorySource, DirectoryUserEntry } from "../../sync/directory-source.port.js";
 import { guidToAdBytes } from "../../sync/source-anchor.js";
 import type { AccountRef, AccountState, DirectoryHealth, DirectoryService, ResetOptions } from "../directory.port.js";
-import { ACCOUNT_ATTRIBUTES, accountStateOf, BINARY_ATTRIBUTES, LISTING_ATTRIBUTES, textOf, userEntryOf } from "./ad-account.js";
+import { ACCOUNT_ATTRIBUTES, accountStateOf, BINARY_ATTRIBUTES, LISTING_ATTRIBUTES, userEntryOf } from "./ad-account.js";
 import { PolicyHintsControl } from "./ad-controls.js";
 import { toDirectoryError } from "./ad-errors.js";
 import { POLICY_ATTRIBUTES, policyFromDomainEntry } from "./ad-policy.js";
-import { DomainConnection } from "./domain-connection.js";
+import { DomainConnection, sameHost, type LdapClientFactory } from "./domain-connection.js";
 import { diagnosePolicyReason } from "./policy-diagnosis.js";
 import { withUnicodePwds } from "./unicode-pwd.js";
 
@@ -22,7 +22,7 @@ export interface LdapDomain {
   /** DNS name, e.g. corp.example.com. */
   domain: string;
   urls: readonly string[];
-  /** A DC (host name or one of the URLs) to try first. */
+  /** A DC (host name or one of the URLs) to try first for reads; writes go to the PDC emulator. */
   preferredDc?: string | undefined;
   bindDn: string;
   bindPassword: string;
@@ -39,6 +39,8 @@ export interface LdapDirectoryOptions {
   pageSize?: number;
   /** How long a read password policy is reused (default 60 s). */
   policyCacheMs?: number;
+  /** How a client for one DC is made (default: ldapts over the zeroing TLS socket). For tests. */
+  createClient?: LdapClientFactory;
 }
 
 const USERS_FILTER = "(&(objectCategory=person)(objectClass=user))";
@@ -71,6 +73,8 @@ function replace(type: string, value: string | Buffer): Change {
  * - user change: one modify deleting the old unicodePwd and adding the new one, after reading
  *   the account (locked → ACCOUNT_LOCKED, disabled → ACCOUNT_DISABLED, like the embedded one);
  * - unlock: lockoutTime=0.
+ * Every write goes to the domain's PDC emulator (fSMORoleOwner), never to another DC; reads use
+ * the preferred / first reachable DC (domain-connection.ts).
  * Passwords are encoded into buffers that are zeroed after the request, and the LDAP messages
  * themselves are zeroed once TLS has sent them. Errors carry codes only: no DN, value or server text.
  */
@@ -103,6 +107,7 @@ export class LdapDirectory implements DirectoryService, DirectorySource {
           servername: d.servername,
           timeoutMs: d.timeoutMs,
           logger: this.logger,
+          createClient: options.createClient,
         }),
       );
     }
@@ -157,7 +162,7 @@ export class LdapDirectory implements DirectoryService, DirectorySource {
         const changes = [replace("unicodePwd", pwd!)];
         if (options.unlockAccount) changes.push(replace("lockoutTime", "0"));
         if (options.forceChangeAtNextLogon) changes.push(replace("pwdLastSet", "0"));
-        await c.run("reset", (s) => s.client.modify(guidDn(ref), changes, new PolicyHintsControl()), { idempotent: false });
+        await c.runWrite("reset", (s) => s.client.modify(guidDn(ref), changes, new PolicyHintsControl()), { idempotent: false });
       });
     } catch (e) {
       throw await this.explain(e, "reset", ref.domain, newPassword, undefined);
@@ -177,7 +182,7 @@ export class LdapDirectory implements DirectoryService, DirectorySource {
           new Change({ operation: "delete", modification: new Attribute({ type: "unicodePwd", values: [oldPwd!] }) }),
           new Change({ operation: "add", modification: new Attribute({ type: "unicodePwd", values: [newPwd!] }) }),
         ];
-        await c.run("change", (s) => s.client.modify(guidDn(ref), changes), { idempotent: false });
+        await c.runWrite("change", (s) => s.client.modify(guidDn(ref), changes), { idempotent: false });
       });
     } catch (e) {
       throw await this.explain(e, "change", ref.domain, newPassword, account.sAMAccountName);
@@ -187,7 +192,7 @@ export class LdapDirectory implements DirectoryService, DirectorySource {
   async unlockAccount(ref: AccountRef): Promise<void> {
     const c = this.connection(ref.domain);
     this.checkRef(ref);
-    await c.run("unlock", (s) => s.client.modify(guidDn(ref), [replace("lockoutTime", "0")]), { idempotent: true });
+    await c.runWrite("unlock", (s) => s.client.modify(guidDn(ref), [replace("lockoutTime", "0")]), { idempotent: true });
   }
 
   async passwordPolicy(domain: string): Promise<PasswordPolicySummary> {
@@ -209,24 +214,51 @@ export class LdapDirectory implements DirectoryService, DirectorySource {
     return { ...policy };
   }
 
-  /** Per domain: bind (when needed) and read the rootDSE and the PDC emulator's name. */
+  /**
+   * Per domain: bind (when needed) and read the rootDSE on the DC in use, look up the PDC
+   * emulator and reach it (writes go there only). Unreachable: no DC answers; degraded: reads
+   * work but the PDC emulator is unknown or unreachable, so writes are refused.
+   */
   async health(): Promise<DirectoryHealth[]> {
     return Promise.all(
       [...this.connections.values()].map(async (c): Promise<DirectoryHealth> => {
+        let dcHost: string;
         try {
-          const detail = await c.run("read", async (s) => {
+          dcHost = await c.run("read", async (s) => {
             await s.client.search("", { scope: "base", filter: "(objectClass=*)", attributes: ["currentTime"] });
-            const pdc = await this.pdcEmulator(s.client, s.namingContext);
-            const role = pdc === undefined ? "PDC emulator unknown" : pdc.toLowerCase() === s.dcHost.toLowerCase() ? "the PDC emulator" : `PDC emulator is ${pdc}`;
-            return `connected to ${s.dcHost} (${role})`;
+            return s.dcHost;
           }, { idempotent: true });
-          return { domain: c.domain, status: "healthy", detail };
         } catch (e) {
           const error = toDirectoryError(e, "read");
           return { domain: c.domain, status: error.code === "ONPREM_DIRECTORY_UNAVAILABLE" ? "unreachable" : "degraded", detail: `${error.code}: ${error.message}` };
         }
+        let pdc: string;
+        try {
+          pdc = await c.pdcEmulator();
+        } catch (e) {
+          const error = toDirectoryError(e, "read");
+          return { domain: c.domain, status: "degraded", detail: `connected to ${dcHost} (PDC emulator unknown, writes are refused): ${error.code}: ${error.message}` };
+        }
+        try {
+          const s = await c.pdcEmulatorSession();
+          const detail = sameHost(s.dcHost, dcHost) ? `connected to ${dcHost} (the PDC emulator)` : `connected to ${dcHost}; PDC emulator ${s.dcHost} reachable at ${s.url} (writes go there)`;
+          return { domain: c.domain, status: "healthy", detail, pdcEmulator: { host: s.dcHost, reachable: true } };
+        } catch (e) {
+          const error = toDirectoryError(e, "read");
+          return {
+            domain: c.domain,
+            status: "degraded",
+            detail: `connected to ${dcHost}; PDC emulator ${pdc} unreachable, writes are refused: ${error.code}`,
+            pdcEmulator: { host: pdc, reachable: false },
+          };
+        }
       }),
     );
+  }
+
+  /** The domain's PDC emulator (dNSHostName from fSMORoleOwner), where every write goes. */
+  async pdcEmulator(domain: string): Promise<string> {
+    return this.connection(domain).pdcEmulator();
   }
 
   async close(): Promise<void> {
@@ -265,16 +297,6 @@ export class LdapDirectory implements DirectoryService, DirectorySource {
 
   private checkRef(ref: AccountRef): void {
     if (!isUuid(ref.objectGuid)) throw new AppError("USER_NOT_FOUND", { message: "The account reference has no valid objectGUID." });
-  }
-
-  /** fSMORoleOwner of the domain object names the PDC emulator's NTDS Settings; its parent is the server object. */
-  private async pdcEmulator(client: Client, namingContext: string): Promise<string | undefined> {
-    const domain = (await client.search(namingContext, { scope: "base", filter: "(objectClass=*)", attributes: ["fSMORoleOwner"] })).searchEntries[0];
-    const owner = domain === undefined ? undefined : textOf(domain, "fSMORoleOwner");
-    if (owner === undefined) return undefined;
-    const server = owner.replace(/^CN=NTDS Settings,/i, "");
-    const entry = (await client.search(server, { scope: "base", filter: "(objectClass=*)", attributes: ["dNSHostName"] })).searchEntries[0];
-    return entry === undefined ? undefined : textOf(entry, "dNSHostName");
   }
 
   /**

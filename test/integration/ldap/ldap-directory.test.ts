@@ -4,11 +4,12 @@
  * reported as skipped with the reason, never as passed.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Attribute, Change, Client } from "ldapts";
 import { AgentKeyStore } from "../../../agent/core/agent-key-store.js";
@@ -24,6 +25,7 @@ import { adBytesToGuid } from "../../../agent/sync/source-anchor.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import type { LogFields, Logger } from "../../../shared/ports/logger.port.js";
 import { openReply, sealRequest } from "../../../shared/protocol/envelope.js";
+import { startImpersonatingProxy, type ImpersonatingProxy } from "../../support/ldap-impersonating-proxy.js";
 import { findSecrets } from "../../support/secret-scan.js";
 import { addUser, SAMBA_ENV, sambaEnvFrom, sambaUnavailableReason, startSambaAd, strongPassword, type SambaEnv, type SambaHandle } from "../../support/samba.js";
 
@@ -433,6 +435,121 @@ describe("LDAP directory against Samba AD", suite, () => {
         for (const s of sockets) s.destroy();
         await new Promise<void>((r) => relay.close(() => r()));
       }
+    });
+  });
+
+  describe("PDC emulator: writes go there", () => {
+    /** Samba's own answer: fSMORoleOwner of the domain object, then dNSHostName of that server object. */
+    async function sambaPdc(): Promise<{ owner: string; host: string }> {
+      const c = await admin();
+      const domain = (await c.search(env().baseDn, { scope: "base", attributes: ["fSMORoleOwner"] })).searchEntries[0];
+      const owner = domain?.fSMORoleOwner;
+      assert.ok(typeof owner === "string", "fSMORoleOwner on the domain object");
+      const server = (await c.search(owner.replace(/^CN=NTDS Settings,/i, ""), { scope: "base", attributes: ["dNSHostName"] })).searchEntries[0];
+      const host = server?.dNSHostName;
+      assert.ok(typeof host === "string", "dNSHostName on the PDC's server object");
+      return { owner, host };
+    }
+
+    // Samba's certificate and key sit next to its CA: the proxy presents the DC's own certificate.
+    let proxy: ImpersonatingProxy;
+    before(async () => {
+      const e = env();
+      const tls = dirname(e.caFile);
+      const upstream = new URL(e.url);
+      proxy = await startImpersonatingProxy({
+        upstream: { host: upstream.hostname, port: Number(upstream.port || 636), ca: readFileSync(e.caFile), servername: e.servername },
+        key: readFileSync(join(tls, "key.pem")),
+        cert: readFileSync(join(tls, "cert.pem")),
+        claim: ["dc1.writeback.test", "dc2.writeback.test"],
+      });
+    });
+    after(async () => {
+      await proxy.close();
+    });
+
+    test("the discovered PDC emulator of writeback.test is dc1, the DC Samba names in fSMORoleOwner", async () => {
+      const { owner, host } = await sambaPdc();
+      assert.match(owner, /^CN=NTDS Settings,CN=DC1,CN=Servers,/i);
+      assert.equal(host.toLowerCase(), "dc1.writeback.test");
+      // samba-tool's own view of the role, from the DC's database.
+      const fsmo = spawnSync("samba-tool", ["fsmo", "show", "-H", join(dirname(dirname(env().caFile)), "sam.ldb")], { encoding: "utf8", timeout: 60_000 });
+      assert.equal(fsmo.status, 0, fsmo.stderr);
+      assert.ok(fsmo.stdout.toLowerCase().includes(`pdcemulationmasterrole owner: ${owner.toLowerCase()}`), fsmo.stdout);
+      const dir = directory();
+      assert.equal((await dir.pdcEmulator(env().domain)).toLowerCase(), host.toLowerCase());
+      const [health] = await dir.health();
+      assert.equal(health?.status, "healthy");
+      assert.equal(health?.pdcEmulator?.host.toLowerCase(), host.toLowerCase());
+      assert.equal(health?.pdcEmulator?.reachable, true);
+    });
+
+    test("the proxy passes for dc2: its rootDSE names dc2, and a modify through it is counted", async () => {
+      const e = env();
+      const c = new Client({ url: proxy.url, tlsOptions: { ca: readFileSync(e.caFile), servername: e.servername }, timeout: 15_000, connectTimeout: 5000 });
+      try {
+        await c.bind(e.adminDn, e.adminPassword);
+        const root = (await c.search("", { scope: "base", attributes: ["dnsHostName"] })).searchEntries[0];
+        assert.equal(String(root?.dnsHostName).toLowerCase(), "dc2.writeback.test");
+        const u = await newUser();
+        const before = proxy.requests.modify;
+        await c.modify(u.dn, new Change({ operation: "replace", modification: new Attribute({ type: "description", values: ["via the proxy"] }) }));
+        assert.equal(proxy.requests.modify, before + 1);
+        assert.equal((await attributes(u.dn, ["description"])).description, "via the proxy");
+      } finally {
+        await c.unbind().catch(() => {});
+      }
+    });
+
+    test("reads on a preferred DC that is not the PDC; reset, change and unlock land on the PDC (none through the other DC)", async () => {
+      const u = await newUser();
+      const logger = new CapturingLogger();
+      const dir = directory({ urls: [env().url, proxy.url], preferredDc: proxy.url, logger });
+      const connections = proxy.connections();
+      const modifies = proxy.requests.modify;
+      const searches = proxy.requests.search;
+      assert.equal((await dir.readAccount(u.ref))?.sAMAccountName, u.sam);
+      assert.equal(proxy.connections(), connections + 1, "the preferred DC (the proxy) serves reads");
+      assert.ok(proxy.requests.search > searches);
+      const [health] = await dir.health();
+      seen.push(health?.detail ?? "");
+      assert.equal(health?.status, "healthy");
+      assert.match(health?.detail ?? "", /^connected to dc2\.writeback\.test; PDC emulator dc1\.writeback\.test reachable at ldaps:\/\/127\.0\.0\.1:636 /i);
+      assert.deepEqual({ ...health?.pdcEmulator, host: health?.pdcEmulator?.host.toLowerCase() }, { host: "dc1.writeback.test", reachable: true });
+
+      const next = strongPassword();
+      secrets.push(next);
+      await dir.resetPassword(u.ref, pw(next), noFlags);
+      assert.equal(await bindAs(u.dn, next), "ok", "the new password is set");
+      assert.equal(await bindAs(u.dn, u.password), "52e");
+      const changed = strongPassword();
+      secrets.push(changed);
+      await dir.changePassword(u.ref, pw(next), pw(changed));
+      assert.equal(await bindAs(u.dn, changed), "ok");
+      await lockOut({ ...u, password: changed });
+      await dir.unlockAccount(u.ref);
+      assert.equal(await bindAs(u.dn, changed), "ok");
+      assert.equal(proxy.requests.modify, modifies, "no write through the DC that is not the PDC");
+      assert.equal(proxy.connections(), connections + 1);
+    });
+
+    test("only a DC that is not the PDC configured: the reset is refused (ONPREM_DIRECTORY_UNAVAILABLE), nothing written anywhere, the DC tried is logged", async () => {
+      const u = await newUser();
+      const logger = new CapturingLogger();
+      const dir = directory({ urls: [proxy.url], logger });
+      const modifies = proxy.requests.modify;
+      const before = await attributes(u.dn, ["pwdLastSet"]);
+      assert.equal((await dir.readAccount(u.ref))?.sAMAccountName, u.sam, "reads work");
+      const error = await rejects(dir.resetPassword(u.ref, pw(strongPassword()), { unlockAccount: true, forceChangeAtNextLogon: true }), "ONPREM_DIRECTORY_UNAVAILABLE");
+      assert.match(error.message, /dc1\.writeback\.test/i);
+      assert.equal(proxy.requests.modify, modifies);
+      assert.deepEqual(await attributes(u.dn, ["pwdLastSet"]), before);
+      assert.equal(await bindAs(u.dn, u.password), "ok", "the password is unchanged");
+      assert.ok(logger.lines.some((l) => l.includes("no configured URL reaches the PDC emulator") && /dc1\.writeback\.test/i.test(l)), logger.lines.join("\n"));
+      const [health] = await dir.health();
+      seen.push(health?.detail ?? "");
+      assert.equal(health?.status, "degraded");
+      assert.equal(health?.pdcEmulator?.reachable, false);
     });
   });
 
