@@ -81,17 +81,40 @@ export function demoDirectorySeed(extraUsers: readonly DemoUser[] = []): unknown
   };
 }
 
-/** The sync store's connector spaces and links, as Entra Connect would have them. */
-export function demoSyncObjects(extraUsers: readonly DemoUser[] = []): { connector: string; anchor: string; metaverseId?: string; linkRules?: string[]; domain?: string; distinguishedName?: string }[] {
-  return [...DEMO_USERS, ...extraUsers].filter((u) => u.authType !== "cloudOnly").flatMap((u) => [
-    { connector: "aad", anchor: u.cloudAnchor, metaverseId: `mv-${u.sAMAccountName}` },
-    {
-      connector: DEMO_DOMAIN,
-      anchor: u.objectGuid,
-      metaverseId: `mv-${u.sAMAccountName}`,
-      linkRules: [`Microsoft.InfromADUserAccountEnabled.${DEMO_DOMAIN}`],
-      domain: DEMO_DOMAIN,
-      distinguishedName: dn(u),
-    },
-  ]);
+/** Where a demo user's AD account lives when it is not the embedded directory's (a Samba DC's objectGUID and DN). */
+export interface DemoAdAccount {
+  objectGuid: string;
+  distinguishedName: string;
+}
+
+/**
+ * The sync store's connector spaces and links, as Entra Connect would have them. With
+ * `directory`, the AD side is that domain's accounts (by sAMAccountName) instead of the
+ * embedded directory's fixed GUIDs and DNs; the cloud side stays the same.
+ */
+export function demoSyncObjects(
+  extraUsers: readonly DemoUser[] = [],
+  directory?: { domain: string; accounts: ReadonlyMap<string, DemoAdAccount> },
+): { connector: string; anchor: string; metaverseId?: string; linkRules?: string[]; domain?: string; distinguishedName?: string }[] {
+  const domain = directory?.domain ?? DEMO_DOMAIN;
+  const account = (u: DemoUser): DemoAdAccount => {
+    if (directory === undefined) return { objectGuid: u.objectGuid, distinguishedName: dn(u) };
+    const a = directory.accounts.get(u.sAMAccountName);
+    if (a === undefined) throw new Error(`no AD account for the demo user ${u.sAMAccountName} in ${domain}`);
+    return a;
+  };
+  return [...DEMO_USERS, ...extraUsers].filter((u) => u.authType !== "cloudOnly").flatMap((u) => {
+    const a = account(u);
+    return [
+      { connector: "aad", anchor: u.cloudAnchor, metaverseId: `mv-${u.sAMAccountName}` },
+      {
+        connector: domain,
+        anchor: a.objectGuid,
+        metaverseId: `mv-${u.sAMAccountName}`,
+        linkRules: [`Microsoft.InfromADUserAccountEnabled.${domain}`],
+        domain,
+        distinguishedName: a.distinguishedName,
+      },
+    ];
+  });
 }

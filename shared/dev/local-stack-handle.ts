@@ -1,10 +1,27 @@
 import type { TenantKeyRing } from "../ports/tenant-key-ring.port.js";
+import type { DemoAdAccount } from "./demo-tenant.js";
 
 /** What a running local stack offers its users (the `npm start` banner) and the e2e tests. */
 export interface LocalStackHandle {
   apiBase: string;
   portalUrl: string;
   tenantId: string;
+  /** The agent's directory: the embedded one, or a Samba AD DC reached over LDAPS (its demo accounts by sAMAccountName). */
+  directory:
+    | { kind: "embedded"; domain: string }
+    | {
+        kind: "samba";
+        domain: string;
+        url: string;
+        /** The DC's CA (a copy in the agent's folder) and the name its certificate carries. */
+        caFile: string;
+        servername: string;
+        bindDn: string;
+        usersOu: string;
+        /** True when the stack provisioned the DC (and stops it); false for a DC handed in. */
+        provisioned: boolean;
+        accounts: ReadonlyMap<string, DemoAdAccount>;
+      };
   adminToken: string;
   operateToken: string;
   /** Mints tokens from the stack's dev issuer (tests: other roles, tenants, lifetimes). */

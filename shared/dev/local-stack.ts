@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,11 +20,13 @@ import { useServices } from "../composition/services.js";
 import { loadConfig } from "../config/config.js";
 import { ERROR_CATALOG } from "../errors/catalog.js";
 import { startAzurite } from "./azurite.js";
-import { DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects, loadUsers } from "./demo-tenant.js";
+import { DEMO_DOMAIN, DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects, loadUsers } from "./demo-tenant.js";
 import { tableCallCount } from "../adapters/tables/table-call-counter.js";
 import { DEV_AUDIENCE, DEV_ISSUER, loadDevTokenIssuer } from "./dev-token-issuer.js";
 import type { LocalStackHandle } from "./local-stack-handle.js";
 import { freePort, stopChild, waitFor } from "./processes.js";
+import { sambaUnavailableReason, type SambaDc } from "./samba-dc.js";
+import { startSambaDemoDirectory, type SambaDemoDirectory } from "./samba-demo.js";
 import { staticFiles } from "./static-files.js";
 
 export interface LocalStackOptions {
@@ -43,6 +45,16 @@ export interface LocalStackOptions {
   tablesOnDisk?: boolean;
   /** Agent requests handled at once (its maxConcurrentRequests). */
   agentConcurrency?: number;
+  /**
+   * The agent's directory: "embedded" (default: the demo users in a seed file) or "samba": a
+   * local Samba AD DC (provisioned here, root and the samba package needed) holding the demo
+   * users, which the agent reaches over LDAPS with a delegated service account.
+   */
+  directory?: "embedded" | "samba";
+  /** With "samba": a running DC to put the demo users in (tests: the run's shared one) instead of provisioning one. */
+  sambaDc?: SambaDc;
+  /** With "samba": how long to wait for another run's Samba instance to go (ports 389/636 are fixed; default 180 s). */
+  sambaLockWaitMs?: number;
   quiet?: boolean;
 }
 
@@ -52,9 +64,16 @@ const ROOT_POLICY = "RootManageSharedAccessKey";
 /**
  * Everything on loopback, nothing else installed: Azurite, the Service Bus and Key Vault
  * peers, the function app (same handlers as the Functions host) and an agent process on the
- * embedded directory, with a demo tenant enabled and its keys delivered.
+ * embedded directory (or, with `directory: "samba"`, on a local Samba AD DC over LDAPS), with a
+ * demo tenant enabled and its keys delivered.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStackHandle> {
+  const directoryKind = options.directory ?? "embedded";
+  if (directoryKind === "samba" && options.sambaDc === undefined) {
+    // Before anything starts: say what is missing.
+    const reason = sambaUnavailableReason();
+    if (reason !== undefined) throw new Error(`--directory samba needs a local Samba AD DC, which cannot run here: ${reason}`);
+  }
   const state = options.stateDir ?? mkdtempSync(join(tmpdir(), "writeback-stack-"));
   mkdirSync(state, { recursive: true });
   const logs: string[] = [];
@@ -68,6 +87,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
+    // Samba first (its provisioning runs in child processes, alongside the peers starting here).
+    const extraUsers = loadUsers(options.loadUsers ?? 0);
+    let samba: Promise<SambaDemoDirectory> | undefined;
+    if (directoryKind === "samba") {
+      const starting = startSambaDemoDirectory({
+        users: [...DEMO_USERS, ...extraUsers],
+        ...(options.sambaDc === undefined ? {} : { dc: options.sambaDc }),
+        ...(options.sambaLockWaitMs === undefined ? {} : { lockWaitMs: options.sambaLockWaitMs }),
+        log: (line) => say(`[samba] ${line}`),
+      });
+      starting.catch(() => {}); // awaited below; a failure meanwhile must not be an unhandled rejection
+      samba = starting;
+      cleanups.push(async () => {
+        const s = await starting.catch(() => undefined);
+        await s?.stop();
+      });
+    }
+
     const azurite = await startAzurite(await port(10002), options.tablesOnDisk === true ? { location: join(state, "azurite") } : {});
     cleanups.push(() => azurite.stop());
     say("Azurite (tables) ready");
@@ -139,12 +176,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     say(`Function app serving ${runner.url}`);
 
     // The agent: its own process, files and Service Bus rule, like an on-premises install.
-    const extraUsers = loadUsers(options.loadUsers ?? 0);
     const agentDir = join(state, "agent");
     mkdirSync(agentDir, { recursive: true });
-    writeFileSync(join(agentDir, "directory-seed.json"), JSON.stringify(demoDirectorySeed(extraUsers), null, 2), { mode: 0o600 });
+    let directoryConfig: unknown = { kind: "embedded", seedFile: "directory-seed.json" };
+    let directoryEnv: Record<string, string> = {};
+    let directoryInfo: LocalStackHandle["directory"] = { kind: "embedded", domain: DEMO_DOMAIN };
+    let syncObjects = demoSyncObjects(extraUsers);
+    if (samba === undefined) {
+      writeFileSync(join(agentDir, "directory-seed.json"), JSON.stringify(demoDirectorySeed(extraUsers), null, 2), { mode: 0o600 });
+    } else {
+      const s = await samba;
+      const agentDirectory = s.agentDirectory(join(agentDir, "samba-ca.pem"));
+      directoryConfig = agentDirectory.config;
+      directoryEnv = agentDirectory.env;
+      syncObjects = demoSyncObjects(extraUsers, { domain: s.dc.domain, accounts: s.accounts });
+      directoryInfo = { kind: "samba", domain: s.dc.domain, url: s.dc.url, caFile: join(agentDir, "samba-ca.pem"), servername: s.dc.servername, bindDn: s.dc.bindDn, usersOu: s.dc.usersOu, provisioned: s.own, accounts: s.accounts };
+      say(`Samba AD DC ${s.dc.domain} ${s.own ? "started" : "in use"} at ${s.dc.url}; demo users in ${s.dc.usersOu}`);
+    }
+    // Seeded afresh each start: objects of an earlier start (another directory's anchors) would
+    // join the same metaverse objects and make every lookup ambiguous.
+    rmSync(join(agentDir, "sync-store.json"), { force: true });
     const sync = await FileSyncStore.open(join(agentDir, "sync-store.json"));
-    await sync.upsert(demoSyncObjects(extraUsers));
+    await sync.upsert(syncObjects);
     await sync.close();
     const agentConfigFile = join(agentDir, "agent.json");
     writeFileSync(
@@ -158,14 +211,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           keys: { privateKeyFile: "agent-private-key.pem", stateFile: "agent-keys.json" },
           heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 300,
           ...(options.agentConcurrency === undefined ? {} : { maxConcurrentRequests: options.agentConcurrency }),
-          directory: { kind: "embedded", seedFile: "directory-seed.json" },
+          directory: directoryConfig,
           syncStore: { file: "sync-store.json" },
         },
         null,
         2,
       ),
     );
-    const agentEnv = { ...process.env, WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://127.0.0.1:${serviceBus.port};SharedAccessKeyName=${agentRule};SharedAccessKey=${agentKey};UseDevelopmentEmulator=true` };
+    // The agent gets what an on-premises install would have: not the test run's own credentials.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("WRITEBACK_TEST_")));
+    const agentEnv = { ...inherited, ...directoryEnv, WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://127.0.0.1:${serviceBus.port};SharedAccessKeyName=${agentRule};SharedAccessKey=${agentKey};UseDevelopmentEmulator=true` };
     await registerAgent({ tenantId: DEMO_TENANT_ID, agentId: "demo-agent", backendUrl: runner.url, adminToken, privateKeyFile: join(agentDir, "agent-private-key.pem"), force: true });
 
     let agent: ChildProcess | undefined;
@@ -193,7 +248,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(async () => {
       if (agent !== undefined) await stopChild(agent);
     });
-    say("Agent running (embedded directory, demo users)");
+    say(directoryInfo.kind === "samba" ? `Agent running (Samba AD ${directoryInfo.domain} over LDAPS, demo users)` : "Agent running (embedded directory, demo users)");
 
     const enable = await fetch(`${runner.url}/v1/tenants/${DEMO_TENANT_ID}/writeback`, {
       method: "PUT",
@@ -207,6 +262,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       apiBase: runner.url,
       portalUrl: `http://127.0.0.1:${apiPort}/portal/`,
       tenantId: DEMO_TENANT_ID,
+      directory: directoryInfo,
       adminToken,
       operateToken,
       mintToken: (claims) => issuer.mint(claims),
