@@ -37,7 +37,7 @@ const build = spawnSync("npx", ["tsc", "-p", "."], { cwd: root, stdio: "inherit"
 const coldImport = build.status === 0 ? measureColdImport(profile.coldRuns) : undefined;
 log(`cold import: ${coldImport?.medianMs ?? "build failed"} ms (then ${coldImport?.firstInvocationWiringMedianMs ?? "?"} ms loading the adapters on the first invocation)`);
 
-const stack = await startLocalStack({ ports: "free", quiet: true, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300 });
+const stack = await startLocalStack({ ports: "free", quiet: true, retainLogs: false, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300 });
 const levels: LatencyLevel[] = [];
 const memory: MemorySample[] = [];
 let counters = { keyVaultGets: 0, tableCalls: 0, requests: 0 };
@@ -53,16 +53,16 @@ try {
     level.cpuPercent = cpu();
     levels.push(level);
     done += requests;
+    memory.push(memorySample(stack, done));
     log(`concurrency ${concurrency}: p50 ${level.p50Ms} ms, p95 ${level.p95Ms} ms, p99 ${level.p99Ms} ms, ${level.throughputPerSecond}/s, failures ${JSON.stringify(level.failures)}, CPU % of a core ${JSON.stringify(level.cpuPercent)}`);
   }
   const after = stack.metrics();
   counters = { keyVaultGets: after.keyVaultGets - before.keyVaultGets, tableCalls: after.tableCalls - before.tableCalls, requests: done };
-  // Memory: keep going at concurrency 50 up to the target count, sampling along the way.
-  const remaining = Math.max(0, profile.memoryRequests - done);
-  memory.push(memorySample(stack, done));
+  // Memory: keep going at concurrency 10 up to the target count (and at least four more samples).
+  const remaining = Math.max(profile.memoryRequests - done, 4 * (quick ? 100 : 250));
   for (let chunk = 0; chunk < 4 && remaining > 0; chunk++) {
     const n = Math.ceil(remaining / 4);
-    await measureLevel(call, 50, n);
+    await measureLevel(call, 10, n);
     done += n;
     memory.push(memorySample(stack, done));
   }

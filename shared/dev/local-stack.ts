@@ -56,6 +56,8 @@ export interface LocalStackOptions {
   /** With "samba": how long to wait for another run's Samba instance to go (ports 389/636 are fixed; default 180 s). */
   sambaLockWaitMs?: number;
   quiet?: boolean;
+  /** Keep the function app's log lines for functionLogs() (default true; benchmarks turn it off). */
+  retainLogs?: boolean;
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -77,6 +79,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const state = options.stateDir ?? mkdtempSync(join(tmpdir(), "writeback-stack-"));
   mkdirSync(state, { recursive: true });
   const logs: string[] = [];
+  // Tests read the function app's log back; a long benchmark must not hold every line.
+  const keep = (line: string) => {
+    if (options.retainLogs !== false) logs.push(line);
+  };
   const say = (line: string) => {
     if (options.quiet !== true) console.log(line);
   };
@@ -145,7 +151,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     const config = loadConfig(env);
     const logger = jsonLogger((line) => {
-      logs.push(line);
+      keep(line);
     });
     const built = await buildServices(config, logger, keyVault.credential());
     cleanups.push(() => built.close());
@@ -161,7 +167,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       port: apiPort,
       settings: env,
       queueTriggers: serviceBusQueueTriggers(triggerClient),
-      log: (line) => logs.push(`${line}\n`),
+      log: (line) => keep(`${line}\n`),
       fallback: staticFiles(join(ROOT, "shared", "dev", "portal"), {
         "config.json": () => ({
           apiBase: `http://127.0.0.1:${apiPort}/api`,
@@ -227,8 +233,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let agentOutput = "";
     const startAgentProcess = async () => {
       const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "agent", "main.ts"), "run", "--config", agentConfigFile], { cwd: ROOT, env: agentEnv, stdio: ["ignore", "pipe", "pipe"] });
-      child.stdout?.on("data", (d: Buffer) => (agentOutput += d.toString()));
-      child.stderr?.on("data", (d: Buffer) => (agentOutput += d.toString()));
+      const take = (d: Buffer) => {
+        agentOutput += d.toString();
+        if (options.retainLogs === false && agentOutput.length > 65_536) agentOutput = agentOutput.slice(-32_768);
+      };
+      child.stdout?.on("data", take);
+      child.stderr?.on("data", take);
       agent = child;
       // Online once its heartbeat is recorded.
       const statusUrl = `${runner.url}/v1/tenants/${DEMO_TENANT_ID}/writeback`;
