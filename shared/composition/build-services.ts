@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { TokenCredential } from "@azure/core-auth";
-import { DefaultAzureCredential } from "@azure/identity";
+import { appCredential, type TokenCredential } from "../adapters/identity/app-credential.js";
 import { createKeyVaultTenantKeyRing } from "../adapters/keyvault/create-key-vault-tenant-key-ring.js";
 import { createServiceBusClient } from "../adapters/servicebus/connection.js";
 import { ServiceBusRelayClient } from "../adapters/servicebus/relay-client.js";
@@ -29,7 +28,7 @@ export interface BuiltServices {
  * storage endpoint, the Service Bus namespace and the vault.
  */
 export async function buildServices(config: AppConfig, logger: Logger, credential?: TokenCredential): Promise<BuiltServices> {
-  const identity = credential ?? new DefaultAzureCredential();
+  const identity = credential ?? appCredential();
   const stores = createTableStores(
     config.TABLES_CONNECTION_STRING !== undefined ? { connectionString: config.TABLES_CONNECTION_STRING } : { endpoint: config.TABLES_ENDPOINT ?? "", credential: identity },
     { maxOperations: config.RATE_LIMIT_MAX_OPERATIONS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
