@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { loadUsers } from "../shared/dev/demo-tenant.js";
+import { loadUsers, userRef } from "../shared/dev/demo-tenant.js";
 import type { LocalStackHandle } from "../shared/dev/local-stack-handle.js";
 
 export interface LatencyLevel {
@@ -33,7 +33,7 @@ export function resetCaller(stack: LocalStackHandle, userCount: number) {
     if (u === undefined) throw new Error("no users");
     const body = JSON.stringify({
       requestId: randomUUID(),
-      user: { cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType },
+      user: userRef(u),
       newPassword: `Bench-${n}-${randomUUID().slice(0, 6)}-aA1!`,
       initiator: { kind: "user", channel: "ssprPortal" },
     });

@@ -30,6 +30,18 @@ export const DEMO_USERS: readonly DemoUser[] = [
   { sAMAccountName: "grace", displayName: "Grace Gray", userPrincipalName: "grace@contoso.com", cloudAnchor: "User_0a1b2c3d-0007-4000-8000-000000000007", authType: "federated", objectGuid: "6b1f0e2a-0007-4a00-8b00-00000000a007", disabled: true },
 ];
 
+/** A demo user by sAMAccountName (throws for an unknown one: a typo in a test or a banner). */
+export function demoUser(sAMAccountName: string): DemoUser {
+  const u = DEMO_USERS.find((x) => x.sAMAccountName === sAMAccountName);
+  if (u === undefined) throw new Error(`no demo user ${sAMAccountName}`);
+  return u;
+}
+
+/** The API's `user` object for a demo user. */
+export function userRef(u: Pick<DemoUser, "cloudAnchor" | "userPrincipalName" | "authType">): { cloudAnchor: string; userPrincipalName: string; authType: DemoUser["authType"] } {
+  return { cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType };
+}
+
 /**
  * Extra password-hash-sync users for load runs (bench, load tests): load-00001 … with
  * deterministic anchors and GUIDs, so a caller can address them without a lookup.

@@ -20,7 +20,7 @@ import { useServices } from "../composition/services.js";
 import { loadConfig } from "../config/config.js";
 import { ERROR_CATALOG } from "../errors/catalog.js";
 import { startAzurite } from "./azurite.js";
-import { DEMO_DOMAIN, DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects, loadUsers } from "./demo-tenant.js";
+import { DEMO_DOMAIN, DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects, loadUsers, userRef } from "./demo-tenant.js";
 import { tableCallCount } from "../adapters/tables/table-call-counter.js";
 import { DEV_AUDIENCE, DEV_ISSUER, loadDevTokenIssuer } from "./dev-token-issuer.js";
 import type { LocalStackHandle } from "./local-stack-handle.js";
@@ -173,7 +173,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           apiBase: `http://127.0.0.1:${apiPort}/api`,
           tenantId: DEMO_TENANT_ID,
           operateToken,
-          users: DEMO_USERS.map((u) => ({ cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType })),
+          users: DEMO_USERS.map(userRef),
         }),
         "messages.json": () => Object.fromEntries(Object.entries(ERROR_CATALOG).map(([code, e]) => [code, { userMessage: e.userMessage }])),
       }),

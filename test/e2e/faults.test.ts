@@ -43,7 +43,7 @@ import { createReplyOpener } from "../../shared/app/reply-opener.js";
 import type { WritebackServices } from "../../shared/app/services.js";
 import { TenantAdmin } from "../../shared/app/tenant-admin.js";
 import { useServices } from "../../shared/composition/services.js";
-import { DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects, type DemoUser } from "../../shared/dev/demo-tenant.js";
+import { DEMO_TENANT_ID, demoDirectorySeed, demoSyncObjects, type DemoUser, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
 import { createDevTokenIssuer, DEV_AUDIENCE, DEV_ISSUER } from "../../shared/dev/dev-token-issuer.js";
 import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
 import { startLocalStack } from "../../shared/dev/local-stack.js";
@@ -61,12 +61,8 @@ after(async () => {
   if (figures.length > 0) console.log(`faults: ${figures.join("; ")}`);
 });
 
-const user = (sam: string): DemoUser => {
-  const u = DEMO_USERS.find((x) => x.sAMAccountName === sam);
-  if (u === undefined) throw new Error(sam);
-  return u;
-};
-const ref = (u: DemoUser) => ({ cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType });
+const user = demoUser;
+const ref = userRef;
 const sspr = { kind: "user", channel: "ssprPortal" } as const;
 const strong = (tag: string) => `${tag}-${randomUUID().slice(0, 8)}-Aa1!`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,7 +6,7 @@ import { createServiceBusClient } from "../../shared/adapters/servicebus/connect
 import { ServiceBusRelayClient } from "../../shared/adapters/servicebus/relay-client.js";
 import { AppError } from "../../shared/errors/app-error.js";
 import { createReplyOpener, UntrustedReplyError } from "../../shared/app/reply-opener.js";
-import { DEMO_TENANT_ID, loadUsers, type DemoUser } from "../../shared/dev/demo-tenant.js";
+import { DEMO_TENANT_ID, loadUsers, type DemoUser, userRef } from "../../shared/dev/demo-tenant.js";
 import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
 import { startLocalStack } from "../../shared/dev/local-stack.js";
 import { silentLogger } from "../../shared/ports/logger.port.js";
@@ -46,7 +46,7 @@ after(async () => {
 });
 
 const sspr = { kind: "user", channel: "ssprPortal" } as const;
-const ref = (u: DemoUser) => ({ cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType });
+const ref = userRef;
 const strong = () => `Kl-${randomUUID().slice(0, 12)}-aA1!`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

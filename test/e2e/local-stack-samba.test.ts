@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, DEMO_USERS, type DemoUser } from "../../shared/dev/demo-tenant.js";
+import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, DEMO_USERS, type DemoUser, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
 import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
 import { startLocalStack } from "../../shared/dev/local-stack.js";
 import { sambaBind } from "../../shared/dev/samba-dc.js";
@@ -25,12 +25,8 @@ const suite = { skip: skip === undefined ? false : `Samba AD not available: ${sk
 // Counted as a skipped test in the summary, not only as a skipped suite.
 if (skip !== undefined) test("local stack on a Samba AD DC", suite, () => {});
 
-function user(sam: string): DemoUser {
-  const u = DEMO_USERS.find((x) => x.sAMAccountName === sam);
-  if (u === undefined) throw new Error(sam);
-  return u;
-}
-const asRef = (u: Pick<DemoUser, "cloudAnchor" | "userPrincipalName" | "authType">) => ({ cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType });
+const user = demoUser;
+const asRef = userRef;
 
 interface Answer {
   status: number;

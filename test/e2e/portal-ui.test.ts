@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { DEMO_POLICY, DEMO_USERS, type DemoUser } from "../../shared/dev/demo-tenant.js";
+import { DEMO_POLICY, DEMO_USERS, type DemoUser, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
 import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
 import { startLocalStack } from "../../shared/dev/local-stack.js";
 
@@ -36,12 +36,8 @@ const pageErrors: string[] = [];
 /** Requests the page tried to send anywhere but the stack (aborted). */
 const offHost: string[] = [];
 
-function user(sam: string): DemoUser {
-  const u = DEMO_USERS.find((x) => x.sAMAccountName === sam);
-  if (u === undefined) throw new Error(`no demo user ${sam}`);
-  return u;
-}
-const asRef = (u: DemoUser) => ({ cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType });
+const user = demoUser;
+const asRef = userRef;
 const uniquePassword = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}-Aa1!`;
 const message = (code: string): string => {
   const m = messages[code];

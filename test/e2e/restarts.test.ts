@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
-import { DEMO_TENANT_ID, loadUsers, type DemoUser } from "../../shared/dev/demo-tenant.js";
+import { DEMO_TENANT_ID, loadUsers, type DemoUser, userRef } from "../../shared/dev/demo-tenant.js";
 import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
 import { startLocalStack } from "../../shared/dev/local-stack.js";
 
@@ -27,7 +27,7 @@ after(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const ref = (u: DemoUser) => ({ cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType });
+const ref = userRef;
 
 async function call(method: string, path: string, body?: unknown) {
   const res = await fetch(`${stack.apiBase}/v1/tenants/${DEMO_TENANT_ID}${path}`, {

@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { AgentKeyStore } from "../../agent/core/agent-key-store.js";
-import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, DEMO_USERS, type DemoUser } from "../../shared/dev/demo-tenant.js";
+import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, type DemoUser, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
 import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
 import { startLocalStack } from "../../shared/dev/local-stack.js";
 import { findSecrets, secretForms } from "../support/secret-scan.js";
@@ -39,12 +39,8 @@ after(async () => {
   await stack?.stop();
 });
 
-const user = (sam: string): DemoUser => {
-  const u = DEMO_USERS.find((x) => x.sAMAccountName === sam);
-  if (u === undefined) throw new Error(sam);
-  return u;
-};
-const ref = (u: DemoUser) => ({ cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType });
+const user = demoUser;
+const ref = userRef;
 const sspr = { kind: "user", channel: "ssprPortal" } as const;
 
 /** A unique password, remembered for the scan. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, DEMO_USERS, type DemoUser } from "../../shared/dev/demo-tenant.js";
+import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, type DemoUser, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
 import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
 import { startLocalStack } from "../../shared/dev/local-stack.js";
 
@@ -14,12 +14,8 @@ after(async () => {
   await stack?.stop();
 });
 
-function user(sam: string): DemoUser {
-  const u = DEMO_USERS.find((x) => x.sAMAccountName === sam);
-  if (u === undefined) throw new Error(sam);
-  return u;
-}
-const asRef = (u: DemoUser) => ({ cloudAnchor: u.cloudAnchor, userPrincipalName: u.userPrincipalName, authType: u.authType });
+const user = demoUser;
+const asRef = userRef;
 const ssprUser = { kind: "user", channel: "ssprPortal" } as const;
 
 interface Answer {

@@ -9,7 +9,7 @@ import { precheck } from "../../../functions/precheck.js";
 import { writebackSettings } from "../../../functions/writeback-settings.js";
 import { writebackStatus } from "../../../functions/writeback-status.js";
 import { CHANNELS, INITIATOR_KINDS } from "../../../shared/protocol/envelope.js";
-import { DEMO_INITIAL_PASSWORD, DEMO_USERS } from "../../../shared/dev/demo-tenant.js";
+import { DEMO_INITIAL_PASSWORD, demoUser, userRef } from "../../../shared/dev/demo-tenant.js";
 import { supportedChannels } from "../../../shared/domain/support-matrix.js";
 import { useServices } from "../../../shared/composition/services.js";
 import { AppError } from "../../../shared/errors/app-error.js";
@@ -23,11 +23,7 @@ before(async () => {
   s = await startInMemoryStack({ rateLimitMax: 1000 });
 });
 
-const u = (sam: string) => {
-  const d = DEMO_USERS.find((x) => x.sAMAccountName === sam);
-  if (d === undefined) throw new Error(sam);
-  return { cloudAnchor: d.cloudAnchor, userPrincipalName: d.userPrincipalName, authType: d.authType };
-};
+const u = (sam: string) => userRef(demoUser(sam));
 function pw(): string {
   const p = `Pw-${randomUUID().slice(0, 8)}-aA1!`;
   passwordsUsed.push(p);
