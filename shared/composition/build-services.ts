@@ -25,11 +25,12 @@ export interface BuiltServices {
 /**
  * Wires the Azure-backed adapters from validated settings. Connection strings are used when
  * given (local peers); otherwise the managed identity (DefaultAzureCredential) reaches the
- * storage endpoint, the Service Bus namespace and the vault.
+ * storage endpoint, the Service Bus namespace and the vault. `stores` replaces Table storage
+ * (the local stack's in-memory mode).
  */
-export async function buildServices(config: AppConfig, logger: Logger, credential?: TokenCredential): Promise<BuiltServices> {
+export async function buildServices(config: AppConfig, logger: Logger, credential?: TokenCredential, options: { stores?: Pick<WritebackServices, "settings" | "heartbeats" | "operations" | "rateLimiter" | "audit"> | undefined } = {}): Promise<BuiltServices> {
   const identity = credential ?? appCredential();
-  const stores = createTableStores(
+  const stores = options.stores ?? createTableStores(
     config.TABLES_CONNECTION_STRING !== undefined ? { connectionString: config.TABLES_CONNECTION_STRING } : { endpoint: config.TABLES_ENDPOINT ?? "", credential: identity },
     { maxOperations: config.RATE_LIMIT_MAX_OPERATIONS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
   );

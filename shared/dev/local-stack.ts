@@ -20,6 +20,7 @@ import { useServices } from "../composition/services.js";
 import { loadConfig } from "../config/config.js";
 import { ERROR_CATALOG } from "../errors/catalog.js";
 import { startAzurite } from "./azurite.js";
+import { createMemoryStores } from "../adapters/memory/create-memory-stores.js";
 import { DEMO_DOMAIN, DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects, loadUsers, userRef } from "./demo-tenant.js";
 import { tableCallCount } from "../adapters/tables/table-call-counter.js";
 import { DEV_AUDIENCE, DEV_ISSUER, loadDevTokenIssuer } from "./dev-token-issuer.js";
@@ -41,6 +42,11 @@ export interface LocalStackOptions {
   rateLimitMaxOperations?: number;
   /** Extra password-hash-sync users (load-00001 …) in the agent's directory, for load runs. */
   loadUsers?: number;
+  /**
+   * "azurite" (default): Table storage on Azurite, like Azure. "memory": the stores in the
+   * function app's memory and no Azurite (benchmarks of the relay path; one instance only).
+   */
+  tables?: "azurite" | "memory";
   /** Keep Azurite's tables on disk in the state folder, so an Azurite restart keeps them (fault tests). */
   tablesOnDisk?: boolean;
   /** Agent requests handled at once (its maxConcurrentRequests). */
@@ -111,9 +117,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
     }
 
-    const azurite = await startAzurite(await port(10002), options.tablesOnDisk === true ? { location: join(state, "azurite") } : {});
-    cleanups.push(() => azurite.stop());
-    say("Azurite (tables) ready");
+    const inMemory = options.tables === "memory";
+    const azurite = inMemory ? undefined : await startAzurite(await port(10002), options.tablesOnDisk === true ? { location: join(state, "azurite") } : {});
+    if (azurite !== undefined) {
+      cleanups.push(() => azurite.stop());
+      say("Azurite (tables) ready");
+    }
 
     const serviceBus = await startServiceBusPeer({ port: await port(5672), config: JSON.parse(readFileSync(join(ROOT, "emulators", "servicebus", "config.json"), "utf8")) as PeerConfig });
     cleanups.push(() => serviceBus.stop());
@@ -134,7 +143,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const issuer = loadDevTokenIssuer(join(state, "dev-auth"));
     const apiPort = await port(7071);
     const env: Record<string, string> = {
-      TABLES_CONNECTION_STRING: azurite.connectionString,
+      // In memory mode the setting is required but never used: the stores are handed over below.
+      TABLES_CONNECTION_STRING: azurite?.connectionString ?? "UseDevelopmentStorage=true",
       SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString(ROOT_POLICY),
       ServiceBusConnection: serviceBus.connectionString(ROOT_POLICY),
       SERVICEBUS_REPLIES_QUEUE: "replies",
@@ -153,7 +163,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const logger = jsonLogger((line) => {
       keep(line);
     });
-    const built = await buildServices(config, logger, keyVault.credential());
+    const built = await buildServices(config, logger, keyVault.credential(), {
+      stores: inMemory ? createMemoryStores({ maxOperations: config.RATE_LIMIT_MAX_OPERATIONS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS }) : undefined,
+    });
     cleanups.push(() => built.close());
     useServices(built.services);
     await built.relay.start();
@@ -295,7 +307,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         const rows = await built.services.audit.list(DEMO_TENANT_ID, 1000);
         return rows.map((r) => ({ ...r }) as Record<string, unknown>);
       },
-      faults: { restartServiceBus: () => serviceBus.restart(), restartAzurite: () => azurite.restart() },
+      faults: {
+        restartServiceBus: () => serviceBus.restart(),
+        restartAzurite: async () => {
+          if (azurite === undefined) throw new Error("this stack keeps its tables in memory: there is no Azurite to restart");
+          await azurite.restart();
+        },
+      },
       inside: { serviceBusConnectionString: env.SERVICEBUS_CONNECTION_STRING ?? "", keyRing: built.services.keyRing },
       settings: { heartbeatWindowSeconds: config.AGENT_HEARTBEAT_WINDOW_SECONDS, replyTimeoutMs: config.RELAY_REPLY_TIMEOUT_MS, messageTtlSeconds: config.RELAY_MESSAGE_TTL_SECONDS },
       stop,
