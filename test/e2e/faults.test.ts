@@ -33,11 +33,7 @@ import { passwordResets } from "../../functions/password-resets.js";
 import { precheck } from "../../functions/precheck.js";
 import { writebackStatus } from "../../functions/writeback-status.js";
 import { createKeyVaultTenantKeyRing } from "../../shared/adapters/keyvault/create-key-vault-tenant-key-ring.js";
-import { MemoryAgentHeartbeatStore } from "../../shared/adapters/memory/memory-agent-heartbeat-store.js";
-import { MemoryAuditLog } from "../../shared/adapters/memory/memory-audit-log.js";
-import { MemoryOperationStore } from "../../shared/adapters/memory/memory-operation-store.js";
-import { MemoryRateLimiter } from "../../shared/adapters/memory/memory-rate-limiter.js";
-import { MemoryTenantSettingsStore } from "../../shared/adapters/memory/memory-tenant-settings-store.js";
+import { createMemoryStores } from "../../shared/adapters/memory/create-memory-stores.js";
 import { AgentEvents } from "../../shared/app/agent-events.js";
 import { createReplyOpener } from "../../shared/app/reply-opener.js";
 import type { WritebackServices } from "../../shared/app/services.js";
@@ -85,11 +81,7 @@ describe("Key Vault down", () => {
     const relay = new InProcessRelay<PasswordReply>(async (request) => (await processor.handle({ body: request.body, tenantId: request.tenantId })).reply, createReplyOpener(keyRing));
     const issuer = createDevTokenIssuer();
     const services: WritebackServices = {
-      settings: new MemoryTenantSettingsStore(),
-      heartbeats: new MemoryAgentHeartbeatStore(),
-      operations: new MemoryOperationStore(),
-      rateLimiter: new MemoryRateLimiter({ maxOperations: 1000, windowSeconds: 3600 }),
-      audit: new MemoryAuditLog(),
+      ...createMemoryStores({ maxOperations: 1000, windowSeconds: 3600 }),
       keyRing,
       relay,
       clock: { now: () => new Date() },

@@ -9,12 +9,9 @@ import { RequestProcessor } from "../../agent/core/request-processor.js";
 import { directoryFromSeed } from "../../agent/directory/embedded/seed.js";
 import type { EmbeddedDirectory } from "../../agent/directory/embedded/embedded-directory.js";
 import { FileSyncStore } from "../../agent/sync/file-sync-store.js";
-import { MemoryAgentHeartbeatStore } from "../../shared/adapters/memory/memory-agent-heartbeat-store.js";
-import { MemoryAuditLog } from "../../shared/adapters/memory/memory-audit-log.js";
-import { MemoryOperationStore } from "../../shared/adapters/memory/memory-operation-store.js";
-import { MemoryRateLimiter } from "../../shared/adapters/memory/memory-rate-limiter.js";
+import type { MemoryAuditLog } from "../../shared/adapters/memory/memory-audit-log.js";
+import { createMemoryStores } from "../../shared/adapters/memory/create-memory-stores.js";
 import { MemoryTenantKeyRing } from "../../shared/adapters/memory/memory-tenant-key-ring.js";
-import { MemoryTenantSettingsStore } from "../../shared/adapters/memory/memory-tenant-settings-store.js";
 import { AgentEvents } from "../../shared/app/agent-events.js";
 import { createReplyOpener } from "../../shared/app/reply-opener.js";
 import type { WritebackServices } from "../../shared/app/services.js";
@@ -58,7 +55,8 @@ export async function startInMemoryStack(options: { rateLimitMax?: number; heart
   };
   const issuer = createDevTokenIssuer();
   const keyRing = new MemoryTenantKeyRing();
-  const audit = new MemoryAuditLog();
+  const stores = createMemoryStores({ maxOperations: options.rateLimitMax ?? 5, windowSeconds: 3600 });
+  const audit = stores.audit;
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const agentKeys = await AgentKeyStore.fromPrivateKey(privateKey);
   const directory = directoryFromSeed(demoDirectorySeed());
@@ -67,11 +65,7 @@ export async function startInMemoryStack(options: { rateLimitMax?: number; heart
   const processor = new RequestProcessor({ tenantId, agentId: "unit-agent", agentVersion: "test", keys: agentKeys, directory, syncStore, logger });
   const relay = new InProcessRelay<PasswordReply>(async (request) => (await processor.handle({ body: request.body, tenantId: request.tenantId })).reply, createReplyOpener(keyRing));
   const services: WritebackServices = {
-    settings: new MemoryTenantSettingsStore(),
-    heartbeats: new MemoryAgentHeartbeatStore(),
-    operations: new MemoryOperationStore(),
-    rateLimiter: new MemoryRateLimiter({ maxOperations: options.rateLimitMax ?? 5, windowSeconds: 3600 }),
-    audit,
+    ...stores,
     keyRing,
     relay,
     clock: { now: () => new Date() },

@@ -10,12 +10,8 @@ import { directoryFromSeed } from "../../../agent/directory/embedded/seed.js";
 import type { EmbeddedDirectory } from "../../../agent/directory/embedded/embedded-directory.js";
 import { startAgent, type RunningAgent } from "../../../agent/runtime.js";
 import { FileSyncStore } from "../../../agent/sync/file-sync-store.js";
-import { MemoryAgentHeartbeatStore } from "../../../shared/adapters/memory/memory-agent-heartbeat-store.js";
-import { MemoryAuditLog } from "../../../shared/adapters/memory/memory-audit-log.js";
-import { MemoryOperationStore } from "../../../shared/adapters/memory/memory-operation-store.js";
-import { MemoryRateLimiter } from "../../../shared/adapters/memory/memory-rate-limiter.js";
+import { createMemoryStores } from "../../../shared/adapters/memory/create-memory-stores.js";
 import { MemoryTenantKeyRing } from "../../../shared/adapters/memory/memory-tenant-key-ring.js";
-import { MemoryTenantSettingsStore } from "../../../shared/adapters/memory/memory-tenant-settings-store.js";
 import { createServiceBusClient } from "../../../shared/adapters/servicebus/connection.js";
 import { tenantQueueName } from "../../../shared/adapters/servicebus/queue-names.js";
 import { serviceBusQueueTriggers } from "../../../shared/adapters/servicebus/queue-trigger-source.js";
@@ -80,11 +76,7 @@ before(async () => {
   });
   const issuer = createDevTokenIssuer();
   services = {
-    settings: new MemoryTenantSettingsStore(),
-    heartbeats: new MemoryAgentHeartbeatStore(),
-    operations: new MemoryOperationStore(),
-    rateLimiter: new MemoryRateLimiter({ maxOperations: 1_000_000, windowSeconds: 3600 }),
-    audit: new MemoryAuditLog(),
+    ...createMemoryStores({ maxOperations: 1_000_000, windowSeconds: 3600 }),
     keyRing,
     relay,
     clock: { now: () => new Date() },
