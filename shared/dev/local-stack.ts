@@ -51,6 +51,8 @@ export interface LocalStackOptions {
   tablesOnDisk?: boolean;
   /** Agent requests handled at once (its maxConcurrentRequests). */
   agentConcurrency?: number;
+  /** Extra Node flags for the agent process (benchmarks: --cpu-prof). */
+  agentNodeArgs?: string[];
   /**
    * The agent's directory: "embedded" (default: the demo users in a seed file) or "samba": a
    * local Samba AD DC (provisioned here, root and the samba package needed) holding the demo
@@ -244,7 +246,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let agent: ChildProcess | undefined;
     let agentOutput = "";
     const startAgentProcess = async () => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "agent", "main.ts"), "run", "--config", agentConfigFile], { cwd: ROOT, env: agentEnv, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [...(options.agentNodeArgs ?? []), "--import", "tsx", join(ROOT, "agent", "main.ts"), "run", "--config", agentConfigFile], { cwd: ROOT, env: agentEnv, stdio: ["ignore", "pipe", "pipe"] });
       const take = (d: Buffer) => {
         agentOutput += d.toString();
         if (options.retainLogs === false && agentOutput.length > 65_536) agentOutput = agentOutput.slice(-32_768);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { AppError } from "../errors/app-error.js";
 
@@ -15,8 +16,19 @@ export interface TokenVerifierOptions {
   audience: string;
   jwksUrl?: string | undefined;
   publicKeyPem?: string | undefined;
+  /** A key set in hand (for instance createLocalJWKSet of a JWKS document). */
+  keySet?: JWTVerifyGetKey | undefined;
   /** Allowed clock difference, seconds. */
   clockToleranceSeconds?: number;
+  /**
+   * How long a verified token is remembered (default 300 s, 0 turns it off). Each hit still
+   * checks the token's expiry; the bound is how long a token signed by a key the issuer has
+   * since withdrawn can still be accepted.
+   */
+  verifiedTokenTtlSeconds?: number;
+  /** Most tokens remembered at once (default 10,000; the oldest goes first). */
+  verifiedTokenCacheSize?: number;
+  now?: () => number;
 }
 
 export type TokenVerifier = (authorization: string | null) => Promise<Principal>;
@@ -26,7 +38,9 @@ const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256"];
 /** Validates `Authorization: Bearer <JWT>`: signature, issuer, audience, lifetime, tid claim. */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   let keys: Promise<Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey>;
-  if (options.jwksUrl !== undefined) {
+  if (options.keySet !== undefined) {
+    keys = Promise.resolve(options.keySet);
+  } else if (options.jwksUrl !== undefined) {
     keys = Promise.resolve(createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 }));
   } else if (options.publicKeyPem !== undefined) {
     const pem = options.publicKeyPem;
@@ -35,24 +49,71 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     throw new Error("a JWKS URL or a public key is required");
   }
 
+  const tolerance = options.clockToleranceSeconds ?? 60;
+  const now = options.now ?? Date.now;
+  const remembered = new VerifiedTokens(options.verifiedTokenTtlSeconds ?? 300, options.verifiedTokenCacheSize ?? 10_000);
+
   return async (authorization) => {
     const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(authorization ?? "");
     if (match?.[1] === undefined) throw new AppError("UNAUTHENTICATED", { message: "A bearer token is required." });
+    // A frontend sends the same token for an hour: its RSA signature is checked once, not per request.
+    const token = match[1];
+    const known = remembered.get(token, now());
+    if (known !== undefined) return known;
     const key = await keys;
     try {
-      const verifyOptions = { issuer: options.issuer, audience: options.audience, algorithms: ALGORITHMS, clockTolerance: options.clockToleranceSeconds ?? 60 };
-      const { payload } =
-        typeof key === "function" ? await jwtVerify(match[1], key, verifyOptions) : await jwtVerify(match[1], key, verifyOptions);
+      const verifyOptions = { issuer: options.issuer, audience: options.audience, algorithms: ALGORITHMS, clockTolerance: tolerance, currentDate: new Date(now()) };
+      const { payload } = typeof key === "function" ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions);
       const tid = payload.tid;
       const roles = payload.roles;
       if (typeof tid !== "string" || typeof payload.sub !== "string") throw new AppError("UNAUTHENTICATED", { message: "The token lacks the tid or sub claim." });
-      return { subject: payload.sub, tenantId: tid.toLowerCase(), roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [] };
+      const principal: Principal = { subject: payload.sub, tenantId: tid.toLowerCase(), roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [] };
+      // jose accepts a token without exp; such a token is not remembered.
+      if (typeof payload.exp === "number") remembered.set(token, principal, (payload.exp + tolerance) * 1000, now());
+      return principal;
     } catch (e) {
       if (e instanceof AppError) throw e;
       if (e instanceof joseErrors.JOSEError) throw new AppError("UNAUTHENTICATED", { message: tokenProblem(e) });
       throw new AppError("UNAUTHENTICATED", { message: "The token could not be validated." });
     }
   };
+}
+
+/**
+ * Tokens whose signature, issuer, audience and lifetime were checked, keyed by a SHA-256 of
+ * the whole token (any change to it is a different key). An entry is used only before the
+ * token's own expiry and for at most ttl after it was verified.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, { principal: Principal; usableUntil: number }>();
+
+  constructor(
+    private readonly ttlSeconds: number,
+    private readonly capacity: number,
+  ) {}
+
+  get(token: string, at: number): Principal | undefined {
+    if (this.ttlSeconds <= 0) return undefined;
+    const id = tokenId(token);
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    if (at < entry.usableUntil) return entry.principal;
+    this.entries.delete(id);
+    return undefined;
+  }
+
+  set(token: string, principal: Principal, expiresAt: number, at: number): void {
+    if (this.ttlSeconds <= 0 || expiresAt <= at) return;
+    if (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+    this.entries.set(tokenId(token), { principal, usableUntil: Math.min(expiresAt, at + this.ttlSeconds * 1000) });
+  }
+}
+
+function tokenId(token: string): string {
+  return createHash("sha256").update(token).digest("base64url");
 }
 
 function tokenProblem(e: InstanceType<typeof joseErrors.JOSEError>): string {
