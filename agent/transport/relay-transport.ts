@@ -45,7 +45,8 @@ export class AgentRelayTransport {
   constructor(private readonly o: AgentRelayTransportOptions) {}
 
   start(handler: RequestHandler): void {
-    const receiver = this.o.client.createReceiver(this.o.tenantQueue, { receiveMode: "peekLock" });
+    // Envelopes are binary: without skipParsingBodyAsJson the SDK tries JSON.parse on every one.
+    const receiver = this.o.client.createReceiver(this.o.tenantQueue, { receiveMode: "peekLock", skipParsingBodyAsJson: true });
     this.receiver = receiver;
     this.subscription = receiver.subscribe(
       {

@@ -103,6 +103,8 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
     const receiver = await this.o.client.acceptSession(this.o.repliesQueue, this.o.instanceId, {
       receiveMode: "peekLock",
       maxAutoLockRenewalDurationInMs: SESSION_LOCK_RENEWAL_MS,
+      // Replies are binary envelopes: spare the SDK a failing JSON.parse per message.
+      skipParsingBodyAsJson: true,
     });
     this.receiver = receiver;
     receiver.subscribe(

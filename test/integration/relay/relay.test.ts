@@ -168,6 +168,25 @@ describe("relay over the Service Bus SDK and the local peer", () => {
     await t.close();
   });
 
+  test("bodies arrive byte for byte at both ends, even when they happen to be valid JSON", async () => {
+    // The SDK JSON-decodes binary bodies unless told not to: "[1,2,3]" would arrive as an array.
+    const requestBytes = Buffer.from("[1,2,3]");
+    const replyBytes = Buffer.from('{"looks":"like json"}');
+    const seenByAgent: Buffer[] = [];
+    const t = new AgentRelayTransport({ client: client(), tenantId, tenantQueue: tenantQueueName(tenantId), eventsQueue: "agent-events", maxConcurrentRequests: 4, logger: silentLogger });
+    t.start(async (m): Promise<HandlerResult> => {
+      seenByAgent.push(m.body);
+      return { reply: replyBytes };
+    });
+    closers.push(() => t.close());
+    const r = new ServiceBusRelayClient<Buffer>({ client: client(), repliesQueue: "replies", instanceId: `instance-${randomUUID()}`, openReply: async (m) => Buffer.from(m.body), isUntrusted: () => false, logger: silentLogger });
+    closers.push(() => r.close());
+    const reply = await r.request({ tenantId, requestId: randomUUID(), body: requestBytes, expiresAt: new Date(Date.now() + 60_000) }, { timeoutMs: 10_000 });
+    assert.deepEqual(seenByAgent, [requestBytes]);
+    assert.deepEqual(reply, replyBytes);
+    await t.close();
+  });
+
   test("the relay recovers after the Service Bus peer restarts", async () => {
     const t = responder(async () => "reply");
     const r = relay();
