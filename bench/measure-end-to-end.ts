@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { Agent, request } from "node:http";
 import { loadUsers, userRef } from "../shared/dev/demo-tenant.js";
@@ -47,7 +48,7 @@ function poster(base: string) {
 }
 
 /** One password reset through the public API of the running stack; returns its latency and outcome. */
-export function resetCaller(stack: LocalStackHandle, userCount: number) {
+export function resetCaller(stack: Pick<LocalStackHandle, "apiBase" | "tenantId" | "operateToken">, userCount: number) {
   const users = loadUsers(userCount);
   const post = poster(stack.apiBase);
   let n = 0;
@@ -111,16 +112,17 @@ function cmdline(pid: number): string {
 }
 
 /** Who uses the CPU: this process (function app, peers, load generator), the agent, Azurite. */
-export function cpuProbe(agentPid: () => number | undefined): () => Record<string, number> {
+export function cpuProbe(agentPid: () => number | undefined, selfLabel = "function app + Service Bus/Key Vault peers + load generator", agentLabel = "agent", others: Record<number, string> = {}): () => Record<string, number> {
   const named = (): Record<string, number> => {
     const out: Record<string, number> = {};
     const self = cpuTicks(process.pid);
-    if (self !== undefined) out["function app + Service Bus/Key Vault peers + load generator"] = self;
+    if (self !== undefined) out[selfLabel] = self;
     const agent = agentPid();
     for (const child of childPids(process.pid)) {
       const t = cpuTicks(child);
       if (t === undefined) continue;
-      if (child === agent) out.agent = t;
+      if (child === agent) out[agentLabel] = t;
+      else if (others[child] !== undefined) out[others[child]] = t;
       else if (/azurite/.test(cmdline(child))) out["Azurite (table emulator)"] = t;
     }
     return out;
@@ -188,5 +190,36 @@ export function memorySample(stack: LocalStackHandle, afterRequests: number): Me
     functionAppRssMb: Math.round(m.rss / 104857.6) / 10,
     functionAppHeapMb: Math.round(m.heapUsed / 104857.6) / 10,
     agentRssMb: rssMbOf(stack.agent.pid()),
+  };
+}
+
+/** Runs levels in a load generator process of its own (load-generator.ts); its CPU is reported under its name. */
+export function remoteLoad(target: { apiBase: string; tenantId: string; operateToken: string; users: number }) {
+  const child = fork(new URL("./load-generator.ts", import.meta.url), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  child.send({ target });
+  let next = 0;
+  const waiting = new Map<number, (level: LatencyLevel) => void>();
+  child.on("message", (m: { id: number; level: LatencyLevel }) => waiting.get(m.id)?.(m.level));
+  return {
+    pid: child.pid,
+    level(concurrency: number, requests: number): Promise<LatencyLevel> {
+      const id = ++next;
+      return new Promise((resolve, reject) => {
+        const gone = () => reject(new Error("the load generator exited"));
+        child.once("exit", gone);
+        waiting.set(id, (level) => {
+          waiting.delete(id);
+          child.off("exit", gone);
+          resolve(level);
+        });
+        child.send({ id, concurrency, requests });
+      });
+    },
+    close(): Promise<void> {
+      if (child.exitCode !== null) return Promise.resolve();
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.disconnect();
+      return exited;
+    },
   };
 }

@@ -12,7 +12,8 @@ import { runInNewContext } from "node:vm";
 import { startLocalStack } from "../shared/dev/local-stack.js";
 import { measureColdImport } from "./measure-cold-start.js";
 import { measureCryptoCeiling } from "./measure-crypto.js";
-import { cpuProbe, measureLevel, memorySample, resetCaller, type LatencyLevel, type MemorySample } from "./measure-end-to-end.js";
+import { cpuProbe, memorySample, remoteLoad, type LatencyLevel, type MemorySample } from "./measure-end-to-end.js";
+import { measureRelayCeiling } from "./measure-relay-ceiling.js";
 import { measureMessageSizes } from "./measure-sizes.js";
 import { judge, renderMarkdown } from "./report.js";
 
@@ -21,8 +22,8 @@ setFlagsFromString("--expose-gc");
 
 const quick = process.argv.includes("--quick");
 const profile = quick
-  ? { cryptoSeconds: 0.5, sizeSamples: 1000, coldRuns: 3, levels: [[1, 100], [10, 200], [50, 400], [100, 400]], memoryRequests: 1000, users: 200 }
-  : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, levels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], memoryRequests: 10_000, users: 500 };
+  ? { cryptoSeconds: 0.5, sizeSamples: 1000, coldRuns: 3, warmUp: { memory: 1500, azurite: 300, ceiling: 1000 }, levels: [[1, 100], [10, 200], [50, 400], [100, 400]], ceilingLevels: [[1, 100], [50, 1000]], memoryRequests: 1000, users: 200 }
+  : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, warmUp: { memory: 5000, azurite: 1500, ceiling: 3000 }, levels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], ceilingLevels: [[1, 500], [50, 5000]], memoryRequests: 10_000, users: 500 };
 const root = new URL("..", import.meta.url);
 const log = (s: string) => console.log(`[bench] ${s}`);
 
@@ -43,19 +44,24 @@ log(`cold import: ${coldImport?.medianMs ?? "build failed"} ms (then ${coldImpor
  * "azurite" adds Table storage on Azurite, which on this machine shares the CPU with the rest.
  * Memory growth is followed on the Azurite run: in-memory stores keep every record by design.
  */
+const SELF = "function app + Service Bus/Key Vault peers";
+
 async function runStack(tables: "memory" | "azurite", followMemory: boolean) {
   const stack = await startLocalStack({ ports: "free", quiet: true, retainLogs: false, tables, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300 });
+  // The clients in a process of their own, as in a deployment: not on the function app's event loop.
+  const load = remoteLoad({ apiBase: stack.apiBase, tenantId: stack.tenantId, operateToken: stack.operateToken, users: profile.users });
   const levels: LatencyLevel[] = [];
   const memory: MemorySample[] = [];
   try {
-    const call = resetCaller(stack, profile.users);
-    await measureLevel(call, 4, 50); // warm-up: JIT, connections, caches
+    // Warm-up at concurrency 50: JIT of every process, connections, caches. Measured here,
+    // throughput climbs for the first ~3,000 requests; the figures are the steady state after.
+    await load.level(50, profile.warmUp[tables]);
     if (followMemory) memory.push(memorySample(stack, 0));
     const before = stack.metrics();
     let done = 0;
     for (const [concurrency, requests] of profile.levels as [number, number][]) {
-      const cpu = cpuProbe(() => stack.agent.pid());
-      const level = { ...(await measureLevel(call, concurrency, requests)) };
+      const cpu = cpuProbe(() => stack.agent.pid(), SELF, "agent", { [load.pid ?? -1]: "load generator" });
+      const level = { ...(await load.level(concurrency, requests)) };
       level.cpuPercent = cpu();
       levels.push(level);
       done += requests;
@@ -69,7 +75,7 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean) {
       const remaining = Math.max(profile.memoryRequests - done, 4 * (quick ? 100 : 250));
       for (let chunk = 0; chunk < 4; chunk++) {
         const n = Math.ceil(remaining / 4);
-        await measureLevel(call, 10, n);
+        await load.level(10, n);
         done += n;
         memory.push(memorySample(stack, done));
       }
@@ -77,10 +83,14 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean) {
     }
     return { levels, memory, counters };
   } finally {
+    await load.close();
     await stack.stop();
   }
 }
 
+// The relay alone (echo agent): the most the resets could do through this SDK and peer here.
+const ceiling = await measureRelayCeiling(profile.ceilingLevels as [number, number][], profile.warmUp.ceiling, { requestBytes: sizes.maxRequestBytes.reset, replyBytes: sizes.maxReplyBytes });
+for (const l of ceiling) log(`relay alone (echo agent), concurrency ${l.concurrency}: p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, ${l.throughputPerSecond}/s, CPU % of a core ${JSON.stringify(l.cpuPercent)}`);
 const relayPath = await runStack("memory", false);
 const withAzurite = await runStack("azurite", true);
 const perThousand = (n: number, of: number) => Math.round((n / Math.max(1, of)) * 1000 * 100) / 100;
@@ -92,6 +102,7 @@ const results = {
   crypto,
   sizes,
   coldImport,
+  relayCeiling: ceiling,
   endToEnd: relayPath.levels,
   endToEndWithAzurite: withAzurite.levels,
   perThousandRequests: {

@@ -43,10 +43,33 @@ export function rsaOaepDecrypt(privateKey: KeyLike, ciphertext: Uint8Array): Buf
   }
 }
 
+/**
+ * CSPRNG output drawn 4 KiB at a time (as Node's randomUUID does): one RAND_bytes call costs
+ * about 5–7 µs here whatever its size, and every request needs a key and an IV. Each byte is
+ * handed out once, copied, and wiped from the pool as it goes.
+ */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+function freshRandom(n: number): Buffer {
+  if (n > POOL_BYTES) return randomBytes(n);
+  if (poolOffset + n > pool.length) {
+    pool.fill(0);
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  const used = pool.subarray(poolOffset, poolOffset + n);
+  const out = Buffer.from(used);
+  used.fill(0);
+  poolOffset += n;
+  return out;
+}
+
 export function randomKey(): Buffer {
-  return randomBytes(AES_KEY_BYTES);
+  return freshRandom(AES_KEY_BYTES);
 }
 
 export function randomIv(): Buffer {
-  return randomBytes(GCM_IV_BYTES);
+  return freshRandom(GCM_IV_BYTES);
 }

@@ -7,11 +7,19 @@ export class MemoryAgentHeartbeatStore implements AgentHeartbeatStore {
     const existing = this.rows.get(heartbeat.tenantId);
     // Ordered by the cloud's clock of receipt, not the agent's (see the table store).
     if (existing !== undefined && existing.receivedAt.getTime() > heartbeat.receivedAt.getTime()) return;
-    this.rows.set(heartbeat.tenantId, structuredClone(heartbeat));
+    this.rows.set(heartbeat.tenantId, deepFreeze(structuredClone(heartbeat)));
   }
 
+  /** Read on every request: a frozen copy is shared instead of cloned per read. */
   async latest(tenantId: string): Promise<AgentHeartbeat | undefined> {
-    const row = this.rows.get(tenantId);
-    return row === undefined ? undefined : structuredClone(row);
+    return this.rows.get(tenantId);
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
