@@ -124,6 +124,7 @@ export function cpuProbe(agentPid: () => number | undefined, selfLabel = "functi
       if (child === agent) out[agentLabel] = t;
       else if (others[child] !== undefined) out[others[child]] = t;
       else if (/azurite/.test(cmdline(child))) out["Azurite (table emulator)"] = t;
+      else if (/servicebus\/peer-process/.test(cmdline(child))) out["Service Bus peer"] = t;
     }
     return out;
   };

@@ -80,7 +80,7 @@ function ceilingTable(r: BenchResults): string[] {
   return [
     "## The relay alone: two Service Bus hops with an agent that answers at once",
     "",
-    "Same SDK, peer and process layout as the resets (relay client and peer in the benchmark's process, the agent's transport in a process of its own), request and reply the size of the largest reset and reply, no crypto, no handlers, no directory. No reset can go faster than this on this machine.",
+    "Same SDK, peer and process layout as the resets (relay client in the benchmark's process; the Service Bus peer and the agent's transport each in a process of their own), request and reply the size of the largest reset and reply, no crypto, no handlers, no directory. No reset can go faster than this on this machine.",
     "",
     "| Concurrency | Round trips | p50 ms | p95 ms | p99 ms | round trips/s |",
     "|---|---|---|---|---|---|",
@@ -122,7 +122,7 @@ export function renderMarkdown(r: BenchResults, verdicts: Verdict[]): string {
     "|---|---|---|---|",
     ...r.memory.map((m) => `| ${m.afterRequests} | ${m.functionAppRssMb} | ${m.functionAppHeapMb} | ${m.agentRssMb ?? "?"} |`),
     "",
-    "*The function app runs in the benchmark's process together with the local Service Bus and Key Vault peers; its heap after a forced GC is the growth signal. The agent is its own process.",
+    "*The function app runs in the benchmark's process together with the local Key Vault peer (the Service Bus peer, the agent and the load generator have processes of their own); its heap after a forced GC is the growth signal. The agent is its own process.",
     "",
   ];
   return lines.join("\n");

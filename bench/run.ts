@@ -44,10 +44,10 @@ log(`cold import: ${coldImport?.medianMs ?? "build failed"} ms (then ${coldImpor
  * "azurite" adds Table storage on Azurite, which on this machine shares the CPU with the rest.
  * Memory growth is followed on the Azurite run: in-memory stores keep every record by design.
  */
-const SELF = "function app + Service Bus/Key Vault peers";
+const SELF = "function app + Key Vault peer";
 
 async function runStack(tables: "memory" | "azurite", followMemory: boolean) {
-  const stack = await startLocalStack({ ports: "free", quiet: true, retainLogs: false, tables, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300 });
+  const stack = await startLocalStack({ ports: "free", quiet: true, retainLogs: false, tables, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300, serviceBusPeer: "own-process" });
   // The clients in a process of their own, as in a deployment: not on the function app's event loop.
   const load = remoteLoad({ apiBase: stack.apiBase, tenantId: stack.tenantId, operateToken: stack.operateToken, users: profile.users });
   const levels: LatencyLevel[] = [];
@@ -57,7 +57,7 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean) {
     // throughput climbs for the first ~3,000 requests; the figures are the steady state after.
     await load.level(50, profile.warmUp[tables]);
     if (followMemory) memory.push(memorySample(stack, 0));
-    const before = stack.metrics();
+    const before = (await stack.metrics());
     let done = 0;
     for (const [concurrency, requests] of profile.levels as [number, number][]) {
       const cpu = cpuProbe(() => stack.agent.pid(), SELF, "agent", { [load.pid ?? -1]: "load generator" });
@@ -68,7 +68,7 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean) {
       if (followMemory) memory.push(memorySample(stack, done));
       log(`[${tables} tables] concurrency ${concurrency}: p50 ${level.p50Ms} ms, p95 ${level.p95Ms} ms, p99 ${level.p99Ms} ms, ${level.throughputPerSecond}/s, failures ${JSON.stringify(level.failures)}, CPU % of a core ${JSON.stringify(level.cpuPercent)}`);
     }
-    const after = stack.metrics();
+    const after = (await stack.metrics());
     const counters = { keyVaultGets: after.keyVaultGets - before.keyVaultGets, tableCalls: after.tableCalls - before.tableCalls, requests: done };
     if (followMemory) {
       // Keep going at concurrency 10 up to the target count (and at least four more samples).

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startKeyVaultPeer } from "../../emulators/keyvault/peer.js";
 import { startServiceBusPeer } from "../../emulators/servicebus/peer.js";
+import { controlInProcess, startServiceBusPeerProcess } from "../../emulators/servicebus/peer-control.js";
 import type { PeerConfig } from "../../emulators/servicebus/config.js";
 import { registerAgent } from "../../agent/commands/register.js";
 import { FileSyncStore } from "../../agent/sync/file-sync-store.js";
@@ -51,6 +52,11 @@ export interface LocalStackOptions {
   tablesOnDisk?: boolean;
   /** Agent requests handled at once (its maxConcurrentRequests). */
   agentConcurrency?: number;
+  /**
+   * "in-process" (default): the Service Bus peer runs in this process. "own-process": in a
+   * child process, so it does not share the function app's event loop (benchmarks).
+   */
+  serviceBusPeer?: "in-process" | "own-process";
   /** Extra Node flags for the agent process (benchmarks: --cpu-prof). */
   agentNodeArgs?: string[];
   /**
@@ -126,14 +132,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       say("Azurite (tables) ready");
     }
 
-    const serviceBus = await startServiceBusPeer({ port: await port(5672), config: JSON.parse(readFileSync(join(ROOT, "emulators", "servicebus", "config.json"), "utf8")) as PeerConfig });
+    const peerOptions = { port: await port(5672), config: JSON.parse(readFileSync(join(ROOT, "emulators", "servicebus", "config.json"), "utf8")) as PeerConfig };
+    const serviceBus = options.serviceBusPeer === "own-process" ? await startServiceBusPeerProcess(peerOptions) : controlInProcess(await startServiceBusPeer(peerOptions));
     cleanups.push(() => serviceBus.stop());
     const agentKey = randomBytes(32).toString("base64");
     const agentRule = `agent-${DEMO_TENANT_ID}`;
-    serviceBus.addQueue({ name: tenantQueueName(DEMO_TENANT_ID), requiresSession: false, defaultMessageTimeToLive: "PT2M", lockDuration: "PT1M", maxDeliveryCount: 5 });
-    serviceBus.addPolicy({ name: agentRule, key: agentKey, rights: ["Listen"], queue: tenantQueueName(DEMO_TENANT_ID) });
-    serviceBus.addPolicy({ name: agentRule, key: agentKey, rights: ["Send"], queue: "replies" });
-    serviceBus.addPolicy({ name: agentRule, key: agentKey, rights: ["Send"], queue: "agent-events" });
+    await serviceBus.addQueue({ name: tenantQueueName(DEMO_TENANT_ID), requiresSession: false, defaultMessageTimeToLive: "PT2M", lockDuration: "PT1M", maxDeliveryCount: 5 });
+    await serviceBus.addPolicy({ name: agentRule, key: agentKey, rights: ["Listen"], queue: tenantQueueName(DEMO_TENANT_ID) });
+    await serviceBus.addPolicy({ name: agentRule, key: agentKey, rights: ["Send"], queue: "replies" });
+    await serviceBus.addPolicy({ name: agentRule, key: agentKey, rights: ["Send"], queue: "agent-events" });
     say(`Service Bus peer ready on 127.0.0.1:${serviceBus.port}`);
 
     const keyVault = await startKeyVaultPeer({ port: await port(8443) });
@@ -303,7 +310,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         output: () => agentOutput,
         pid: () => (agent !== undefined && agent.exitCode === null ? agent.pid : undefined),
       },
-      metrics: () => ({ keyVaultGets: Object.values(keyVault.stats().gets).reduce((a, b) => a + b, 0), tableCalls: tableCallCount(), serviceBus: { ...serviceBus.stats() } }),
+      metrics: async () => ({ keyVaultGets: Object.values(keyVault.stats().gets).reduce((a, b) => a + b, 0), tableCalls: tableCallCount(), serviceBus: { ...(await serviceBus.stats()) } }),
       functionLogs: () => logs.join(""),
       async auditRows() {
         const rows = await built.services.audit.list(DEMO_TENANT_ID, 1000);

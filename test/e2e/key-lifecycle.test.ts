@@ -158,9 +158,9 @@ test("enable, reset, rotate twice under a steady stream (0 failures), old keys r
   figures.push(`previous key accepted inside the ${overlapMs} ms overlap, refused after it; older versions refused at once`);
 
   // Key Vault reads do not follow the request count (cached; rotation invalidates).
-  const kvBefore = stack.metrics().keyVaultGets;
+  const kvBefore = (await stack.metrics()).keyVaultGets;
   for (let i = 0; i < 60; i++) assert.equal((await reset(USERS[i % 20] as DemoUser, strong())).status, 200);
-  const kvGets = stack.metrics().keyVaultGets - kvBefore;
+  const kvGets = (await stack.metrics()).keyVaultGets - kvBefore;
   assert.ok(kvGets <= 1, `Key Vault GETs for 60 resets: ${kvGets}`);
   figures.push(`${kvGets} Key Vault GETs for 60 resets`);
 
