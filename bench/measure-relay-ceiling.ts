@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { startServiceBusPeerProcess } from "../emulators/servicebus/peer-control.js";
+import { startServiceBusPeer } from "../emulators/servicebus/peer.js";
 import type { PeerConfig } from "../emulators/servicebus/config.js";
 import { createServiceBusClient } from "../shared/adapters/servicebus/connection.js";
 import { tenantQueueName } from "../shared/adapters/servicebus/queue-names.js";
@@ -10,17 +10,17 @@ import { silentLogger } from "../shared/ports/logger.port.js";
 import { cpuProbe, measureLevel, type LatencyLevel } from "./measure-end-to-end.js";
 
 /**
- * The relay alone, laid out like the resets (relay client in this process, the peer and the
- * agent's transport each in a process of their own) but with an agent that answers at once: what
+ * The relay alone, laid out like the resets (relay client and peer in this process, the
+ * agent's transport in another) but with an agent that answers at once: what
  * two Service Bus hops through the real SDK and the local peer cost on this machine. The
  * password resets cannot go faster than this, whatever the product does.
  */
 export async function measureRelayCeiling(levels: [number, number][], warmUp: number, sizes: { requestBytes: number; replyBytes: number }): Promise<LatencyLevel[]> {
   const config = JSON.parse(readFileSync(new URL("../emulators/servicebus/config.json", import.meta.url), "utf8")) as PeerConfig;
-  const peer = await startServiceBusPeerProcess({ port: 0, config });
+  const peer = await startServiceBusPeer({ port: 0, config });
   const tenantId = randomUUID();
   const queue = tenantQueueName(tenantId);
-  await peer.addQueue({ name: queue, requiresSession: false, defaultMessageTimeToLive: "PT2M", lockDuration: "PT1M", maxDeliveryCount: 5 });
+  peer.addQueue({ name: queue, requiresSession: false, defaultMessageTimeToLive: "PT2M", lockDuration: "PT1M", maxDeliveryCount: 5 });
   const connectionString = peer.connectionString("RootManageSharedAccessKey");
   const echo = spawn(process.execPath, ["--import", "tsx", new URL("./echo-agent.ts", import.meta.url).pathname, connectionString, queue, String(sizes.replyBytes)], { stdio: ["ignore", "inherit", "inherit"] });
   const client = createServiceBusClient({ connectionString });
@@ -40,7 +40,7 @@ export async function measureRelayCeiling(levels: [number, number][], warmUp: nu
     await measureLevel(call, 50, warmUp);
     const out: LatencyLevel[] = [];
     for (const [concurrency, requests] of levels) {
-      const cpu = cpuProbe(() => echo.pid, "relay client + load generator", "echo agent");
+      const cpu = cpuProbe(() => echo.pid, "relay client + Service Bus peer + load generator", "echo agent");
       const level = await measureLevel(call, concurrency, requests);
       level.cpuPercent = cpu();
       out.push(level);

@@ -16,6 +16,8 @@ export interface BenchResults {
   endToEnd: LatencyLevel[];
   /** The same with Table storage on Azurite (sharing this machine's CPU). */
   endToEndWithAzurite: LatencyLevel[];
+  /** Full runs: concurrency 50 with the Service Bus peer in its own process (CPU per part). */
+  cpuSplit?: LatencyLevel | undefined;
   perThousandRequests: { keyVaultGets: number; tableCalls: number; tenants: number };
   memory: MemorySample[];
 }
@@ -80,7 +82,7 @@ function ceilingTable(r: BenchResults): string[] {
   return [
     "## The relay alone: two Service Bus hops with an agent that answers at once",
     "",
-    "Same SDK, peer and process layout as the resets (relay client in the benchmark's process; the Service Bus peer and the agent's transport each in a process of their own), request and reply the size of the largest reset and reply, no crypto, no handlers, no directory. No reset can go faster than this on this machine.",
+    "Same SDK, peer and process layout as the resets (relay client and Service Bus peer in the benchmark's process, the agent's transport in a process of its own), request and reply the size of the largest reset and reply, no crypto, no handlers, no directory. No reset can go faster than this on this machine.",
     "",
     "| Concurrency | Round trips | p50 ms | p95 ms | p99 ms | round trips/s |",
     "|---|---|---|---|---|---|",
@@ -110,6 +112,14 @@ export function renderMarkdown(r: BenchResults, verdicts: Verdict[]): string {
     "The load generator runs in a process of its own. Every run starts with a warm-up at concurrency 50 (JIT, connections, caches) whose figures are not kept: on this machine throughput climbs for the first ~3,000 requests of a fresh stack (c50: about 400 → 840 resets/s), so the tables are the steady state.",
     "",
     ...ceilingTable(r),
+    ...(r.cpuSplit === undefined
+      ? []
+      : [
+          "## CPU per reset, part by part (concurrency 50, Service Bus peer in a process of its own)",
+          "",
+          `${r.cpuSplit.throughputPerSecond} resets/s (p50 ${r.cpuSplit.p50Ms} ms, p99 ${r.cpuSplit.p99Ms} ms): ${cpuLine(r.cpuSplit)}.`,
+          "",
+        ]),
     ...levelTables(r, `The same with Table storage on Azurite (${Math.round(r.perThousandRequests.tableCalls / 100) / 10} Table calls per reset, on the same ${r.machine.cores} cores)`, r.endToEndWithAzurite),
     "## Ceiling, sizes, calls, start, memory",
     "",
@@ -122,7 +132,7 @@ export function renderMarkdown(r: BenchResults, verdicts: Verdict[]): string {
     "|---|---|---|---|",
     ...r.memory.map((m) => `| ${m.afterRequests} | ${m.functionAppRssMb} | ${m.functionAppHeapMb} | ${m.agentRssMb ?? "?"} |`),
     "",
-    "*The function app runs in the benchmark's process together with the local Key Vault peer (the Service Bus peer, the agent and the load generator have processes of their own); its heap after a forced GC is the growth signal. The agent is its own process.",
+    "*The function app runs in the benchmark's process together with the local Service Bus and Key Vault peers, as with `npm start` (the agent and the load generator have processes of their own); its heap after a forced GC is the growth signal. The agent is its own process.",
     "",
   ];
   return lines.join("\n");

@@ -44,10 +44,10 @@ log(`cold import: ${coldImport?.medianMs ?? "build failed"} ms (then ${coldImpor
  * "azurite" adds Table storage on Azurite, which on this machine shares the CPU with the rest.
  * Memory growth is followed on the Azurite run: in-memory stores keep every record by design.
  */
-const SELF = "function app + Key Vault peer";
+const SELF = "function app + Key Vault peer (+ Service Bus peer when in-process)";
 
-async function runStack(tables: "memory" | "azurite", followMemory: boolean) {
-  const stack = await startLocalStack({ ports: "free", quiet: true, retainLogs: false, tables, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300, serviceBusPeer: "own-process" });
+async function runStack(tables: "memory" | "azurite", followMemory: boolean, layout: { serviceBusPeer: "in-process" | "own-process"; levels: [number, number][] }) {
+  const stack = await startLocalStack({ ports: "free", quiet: true, retainLogs: false, tables, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300, serviceBusPeer: layout.serviceBusPeer });
   // The clients in a process of their own, as in a deployment: not on the function app's event loop.
   const load = remoteLoad({ apiBase: stack.apiBase, tenantId: stack.tenantId, operateToken: stack.operateToken, users: profile.users });
   const levels: LatencyLevel[] = [];
@@ -59,7 +59,7 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean) {
     if (followMemory) memory.push(memorySample(stack, 0));
     const before = (await stack.metrics());
     let done = 0;
-    for (const [concurrency, requests] of profile.levels as [number, number][]) {
+    for (const [concurrency, requests] of layout.levels) {
       const cpu = cpuProbe(() => stack.agent.pid(), SELF, "agent", { [load.pid ?? -1]: "load generator" });
       const level = { ...(await load.level(concurrency, requests)) };
       level.cpuPercent = cpu();
@@ -91,8 +91,14 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean) {
 // The relay alone (echo agent): the most the resets could do through this SDK and peer here.
 const ceiling = await measureRelayCeiling(profile.ceilingLevels as [number, number][], profile.warmUp.ceiling, { requestBytes: sizes.maxRequestBytes.reset, replyBytes: sizes.maxReplyBytes });
 for (const l of ceiling) log(`relay alone (echo agent), concurrency ${l.concurrency}: p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, ${l.throughputPerSecond}/s, CPU % of a core ${JSON.stringify(l.cpuPercent)}`);
-const relayPath = await runStack("memory", false);
-const withAzurite = await runStack("azurite", true);
+// As `npm start` runs it (Service Bus peer in the function app's process); the clients apart.
+const levels = profile.levels as [number, number][];
+const relayPath = await runStack("memory", false, { serviceBusPeer: "in-process", levels });
+const withAzurite = await runStack("azurite", true, { serviceBusPeer: "in-process", levels });
+// Full runs: concurrency 50 again with the peer in a process of its own, so the CPU each part
+// spends per reset (function app, peer, agent, load generator) can be read apart.
+const cpuSplit = quick ? undefined : (await runStack("memory", false, { serviceBusPeer: "own-process", levels: [[50, 4000]] })).levels[0];
+if (cpuSplit !== undefined) log(`peer in its own process, concurrency 50: ${cpuSplit.throughputPerSecond}/s, CPU % of a core ${JSON.stringify(cpuSplit.cpuPercent)}`);
 const perThousand = (n: number, of: number) => Math.round((n / Math.max(1, of)) * 1000 * 100) / 100;
 
 const results = {
@@ -105,6 +111,7 @@ const results = {
   relayCeiling: ceiling,
   endToEnd: relayPath.levels,
   endToEndWithAzurite: withAzurite.levels,
+  cpuSplit,
   perThousandRequests: {
     keyVaultGets: perThousand(relayPath.counters.keyVaultGets + withAzurite.counters.keyVaultGets, relayPath.counters.requests + withAzurite.counters.requests),
     tableCalls: Math.round(perThousand(withAzurite.counters.tableCalls, withAzurite.counters.requests)),

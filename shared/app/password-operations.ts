@@ -5,7 +5,7 @@ import { agentStatus } from "../domain/agent-status.js";
 import { AppError, isAppError, toAppError } from "../errors/app-error.js";
 import { AGENT_OUTCOME_CODES, POLICY_REASONS, type AgentOutcomeCode, type ErrorCode, type PolicyReason } from "../errors/catalog.js";
 import type { ChangeBody, ResetBody, UnlockBody, UserRef } from "../http/request-schemas.js";
-import type { OperationRecord } from "../ports/operation-store.port.js";
+import type { BegunOperation, OperationRecord } from "../ports/operation-store.port.js";
 import type { AgentHeartbeat } from "../ports/agent-heartbeat-store.port.js";
 import type { PackageKey } from "../ports/tenant-key-ring.port.js";
 import type { PasswordPolicySummary } from "../domain/password-policy.js";
@@ -184,6 +184,8 @@ export class PasswordOperations {
     // then judge them in the order the rules are written.
     const previousRead = this.s.operations.get(tenantId, requestId);
     const state = this.readTenantState(tenantId);
+    // The user's rate-limit window too; if this read fails, consume() reads for itself.
+    const limitRead = this.s.rateLimiter.read(tenantId, input.user.cloudAnchor).catch(() => undefined);
     const previous = await previousRead;
     if (previous !== undefined) return this.replay(previous, print, attempt);
 
@@ -198,7 +200,7 @@ export class PasswordOperations {
     if (publicKeyPem === undefined) throw new AppError("AGENT_NOT_REGISTERED");
     if (packageKey === undefined || !agentHolds(heartbeat, packageKey)) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
 
-    const limit = await this.s.rateLimiter.consume(tenantId, input.user.cloudAnchor, started);
+    const limit = await this.s.rateLimiter.consume(tenantId, input.user.cloudAnchor, started, await limitRead);
     if (!limit.allowed) throw new AppError("RATE_LIMITED", { retryAfterSeconds: limit.retryAfterSeconds });
 
     const expiresAt = new Date(started.getTime() + this.s.policy.messageTtlSeconds * 1000);
@@ -215,6 +217,7 @@ export class PasswordOperations {
       expiresAt,
     });
     if (!begun.created) return this.replay(begun.existing, print, attempt);
+    const recorded = begun.begun;
 
     let body: Buffer;
     const newPassword = input.newPassword === undefined ? undefined : Buffer.from(input.newPassword, "utf8");
@@ -256,7 +259,7 @@ export class PasswordOperations {
     // The outcome record and the audit row are independent writes: make them together.
     const { outcome, reason } = replyOutcome(reply);
     attempt.audited = true;
-    const [settled] = await Promise.allSettled([this.settle(tenantId, requestId, reply), this.auditRow(tenantId, requestId, input, outcome, reason, started)]);
+    const [settled] = await Promise.allSettled([this.settle(tenantId, requestId, reply, recorded), this.auditRow(tenantId, requestId, input, outcome, reason, started)]);
     if (settled.status === "rejected") throw settled.reason;
     return settled.value;
   }
@@ -280,12 +283,12 @@ export class PasswordOperations {
    * agent's outcome, and the record is retried in the background so the status endpoint
    * catches up instead of reporting the operation as expired and not applied.
    */
-  async settle(tenantId: string, requestId: string, reply: PasswordReply): Promise<OperationResult> {
+  async settle(tenantId: string, requestId: string, reply: PasswordReply, begun?: BegunOperation): Promise<OperationResult> {
     const { outcome, reason } = replyOutcome(reply);
     const completion = { outcome, reason, completedAt: reply.completedAt };
     let record: OperationRecord | undefined;
     try {
-      record = await this.s.operations.complete(tenantId, requestId, completion);
+      record = await this.s.operations.complete(tenantId, requestId, completion, begun);
     } catch (e) {
       this.s.logger.error("operation outcome not recorded yet; retrying in the background", { tenantId, requestId, outcome, code: toAppError(e).code });
       this.recordLater(tenantId, requestId, completion, 0);

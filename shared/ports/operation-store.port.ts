@@ -21,10 +21,20 @@ export interface OperationRecord {
   completedAt?: Date | undefined;
 }
 
+/** A record as begin() wrote it, with the store's version of it (an ETag): lets complete() skip its read. */
+export interface BegunOperation {
+  record: OperationRecord;
+  version: string;
+}
+
 export interface OperationStore {
   /** Inserts a pending record; when one exists already, returns it instead (no overwrite). */
-  begin(record: OperationRecord): Promise<{ created: true } | { created: false; existing: OperationRecord }>;
-  /** Records the final outcome; a completed record is never changed again (first outcome wins). */
-  complete(tenantId: string, requestId: string, outcome: { outcome: string; reason?: PolicyReason | undefined; completedAt: Date }): Promise<OperationRecord | undefined>;
+  begin(record: OperationRecord): Promise<{ created: true; begun: BegunOperation } | { created: false; existing: OperationRecord }>;
+  /**
+   * Records the final outcome; a completed record is never changed again (first outcome wins).
+   * With `begun`, the store first writes conditionally on that version without reading; if the
+   * record changed since (another outcome got there first), it falls back to read and decide.
+   */
+  complete(tenantId: string, requestId: string, outcome: { outcome: string; reason?: PolicyReason | undefined; completedAt: Date }, begun?: BegunOperation): Promise<OperationRecord | undefined>;
   get(tenantId: string, requestId: string): Promise<OperationRecord | undefined>;
 }

@@ -1,4 +1,4 @@
-import type { RateLimitDecision, RateLimiter } from "../../ports/rate-limiter.port.js";
+import type { RateLimitDecision, RateLimiter, RateLimitSnapshot } from "../../ports/rate-limiter.port.js";
 
 export interface RateLimitOptions {
   maxOperations: number;
@@ -21,7 +21,13 @@ export class MemoryRateLimiter implements RateLimiter {
   private readonly attempts = new Map<string, number[]>();
   constructor(private readonly o: RateLimitOptions = { maxOperations: 5, windowSeconds: 3600 }) {}
 
-  async consume(tenantId: string, subject: string, now: Date): Promise<RateLimitDecision> {
+  async read(tenantId: string, subject: string): Promise<RateLimitSnapshot> {
+    const attempts = this.attempts.get(`${tenantId}/${subject}`);
+    return { attempts: [...(attempts ?? [])], version: attempts === undefined ? undefined : "memory" };
+  }
+
+  /** One process, no interleaving between read and write here: the snapshot is never needed. */
+  async consume(tenantId: string, subject: string, now: Date, _snapshot?: RateLimitSnapshot): Promise<RateLimitDecision> {
     const key = `${tenantId}/${subject}`;
     const { decision, kept } = decide(this.attempts.get(key) ?? [], now.getTime(), this.o);
     this.attempts.set(key, kept);

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { decide, type RateLimitOptions } from "../memory/memory-rate-limiter.js";
 import type { AgentHeartbeat, AgentHeartbeatStore } from "../../ports/agent-heartbeat-store.port.js";
 import type { AuditLog, AuditRow } from "../../ports/audit-log.port.js";
-import type { OperationRecord, OperationStore } from "../../ports/operation-store.port.js";
-import type { RateLimitDecision, RateLimiter } from "../../ports/rate-limiter.port.js";
+import type { BegunOperation, OperationRecord, OperationStore } from "../../ports/operation-store.port.js";
+import type { RateLimitDecision, RateLimiter, RateLimitSnapshot } from "../../ports/rate-limiter.port.js";
 import { ConcurrencyConflictError, type StoredTenantSettings, type TenantSettings, type TenantSettingsStore } from "../../ports/tenant-settings-store.port.js";
 import type { PolicyReason } from "../../errors/catalog.js";
 import { LazyTable, statusOf } from "./table-client.js";
@@ -141,6 +141,22 @@ interface OperationEntity {
   completedAt?: string;
 }
 
+function toEntity(r: OperationRecord): OperationEntity {
+  return {
+    operation: r.operation,
+    fingerprint: r.fingerprint,
+    cloudAnchor: r.cloudAnchor,
+    initiatorKind: r.initiatorKind,
+    channel: r.channel,
+    status: r.status,
+    startedAt: r.startedAt.toISOString(),
+    expiresAt: r.expiresAt.toISOString(),
+    ...(r.outcome === undefined ? {} : { outcome: r.outcome }),
+    ...(r.reason === undefined ? {} : { reason: r.reason }),
+    ...(r.completedAt === undefined ? {} : { completedAt: r.completedAt.toISOString() }),
+  };
+}
+
 function toRecord(tenantId: string, requestId: string, e: OperationEntity): OperationRecord {
   return {
     tenantId,
@@ -162,12 +178,11 @@ function toRecord(tenantId: string, requestId: string, e: OperationEntity): Oper
 export class TableOperationStore implements OperationStore {
   constructor(private readonly t: LazyTable) {}
 
-  async begin(r: OperationRecord): Promise<{ created: true } | { created: false; existing: OperationRecord }> {
+  async begin(r: OperationRecord): Promise<{ created: true; begun: BegunOperation } | { created: false; existing: OperationRecord }> {
     try {
-      await this.t.run((c) =>
-        c.createEntity({ partitionKey: r.tenantId, rowKey: r.requestId, operation: r.operation, fingerprint: r.fingerprint, cloudAnchor: r.cloudAnchor, initiatorKind: r.initiatorKind, channel: r.channel, status: r.status, startedAt: r.startedAt.toISOString(), expiresAt: r.expiresAt.toISOString() }),
-      );
-      return { created: true };
+      const created = await this.t.run((c) => c.createEntity({ partitionKey: r.tenantId, rowKey: r.requestId, ...toEntity(r) }));
+      // Without an ETag (never seen from Azure or Azurite) complete() simply reads first.
+      return { created: true, begun: { record: { ...r }, version: created.etag ?? "" } };
     } catch (e) {
       if (statusOf(e) !== 409) throw e;
       const existing = await this.get(r.tenantId, r.requestId);
@@ -176,7 +191,18 @@ export class TableOperationStore implements OperationStore {
     }
   }
 
-  async complete(tenantId: string, requestId: string, o: { outcome: string; reason?: PolicyReason | undefined; completedAt: Date }): Promise<OperationRecord | undefined> {
+  async complete(tenantId: string, requestId: string, o: { outcome: string; reason?: PolicyReason | undefined; completedAt: Date }, begun?: BegunOperation): Promise<OperationRecord | undefined> {
+    if (begun !== undefined && begun.version !== "" && begun.record.tenantId === tenantId && begun.record.requestId === requestId && begun.record.status === "pending") {
+      // The record as begun, unchanged since if its ETag still matches: one write, no read.
+      const next: OperationRecord = { ...begun.record, status: "completed", outcome: o.outcome, reason: o.reason, completedAt: o.completedAt };
+      try {
+        await this.t.run((c) => c.updateEntity({ partitionKey: tenantId, rowKey: requestId, ...toEntity(next) }, "Replace", { etag: begun.version }));
+        return next;
+      } catch (err) {
+        // Changed (another outcome got there first) or gone: decide on what is stored.
+        if (!isConflict(err) && statusOf(err) !== 404) throw err;
+      }
+    }
     return retryOnConflict(async () => {
       let e;
       try {
@@ -208,30 +234,47 @@ export class TableOperationStore implements OperationStore {
   }
 }
 
+// Row keys can't hold '/', '\\', '#', '?': keep the subject readable but safe.
+function rowKeyOf(subject: string): string {
+  return encodeURIComponent(subject).replace(/%/g, "_");
+}
+
+function parseAttempts(json: string): number[] {
+  const parsed: unknown = JSON.parse(json);
+  return Array.isArray(parsed) ? parsed.filter((t): t is number => typeof t === "number") : [];
+}
+
 export class TableRateLimiter implements RateLimiter {
   constructor(
     private readonly t: LazyTable,
     private readonly o: RateLimitOptions,
   ) {}
 
-  async consume(tenantId: string, subject: string, now: Date): Promise<RateLimitDecision> {
-    // Row keys can't hold '/', '\\', '#', '?': keep the subject readable but safe.
-    const rowKey = encodeURIComponent(subject).replace(/%/g, "_");
+  async read(tenantId: string, subject: string): Promise<RateLimitSnapshot> {
+    try {
+      const e = await this.t.run((c) => c.getEntity<{ attempts: string }>(tenantId, rowKeyOf(subject)));
+      return { attempts: parseAttempts(e.attempts), version: e.etag };
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+      return { attempts: [], version: undefined };
+    }
+  }
+
+  async consume(tenantId: string, subject: string, now: Date, snapshot?: RateLimitSnapshot): Promise<RateLimitDecision> {
+    const rowKey = rowKeyOf(subject);
+    let given = snapshot;
     return retryOnConflict(async () => {
-      let existing: { attempts: string; etag: string } | undefined;
-      try {
-        const e = await this.t.run((c) => c.getEntity<{ attempts: string }>(tenantId, rowKey));
-        existing = { attempts: e.attempts, etag: e.etag };
-      } catch (e) {
-        if (statusOf(e) !== 404) throw e;
-      }
-      const { decision, kept } = decide(existing === undefined ? [] : (JSON.parse(existing.attempts) as number[]), now.getTime(), this.o);
+      const seen = given ?? (await this.read(tenantId, subject));
+      given = undefined; // a retry always reads afresh
+      // Denials are decided on the snapshot too: a stale one can only hold fewer attempts than stored.
+      const { decision, kept } = decide(seen.attempts, now.getTime(), this.o);
       if (!decision.allowed) return decision;
       const entity = { partitionKey: tenantId, rowKey, attempts: JSON.stringify(kept) };
       try {
         // The ETag makes two instances racing for the last slot: only one write wins.
-        if (existing === undefined) await this.t.run((c) => c.createEntity(entity));
-        else await this.t.run((c) => c.updateEntity(entity, "Replace", { etag: existing.etag }));
+        const version = seen.version;
+        if (version === undefined) await this.t.run((c) => c.createEntity(entity));
+        else await this.t.run((c) => c.updateEntity(entity, "Replace", { etag: version }));
       } catch (e) {
         if (isConflict(e)) return RETRY;
         throw e;

@@ -59,6 +59,44 @@ export function storeContract(name: string, makeTwo: () => Promise<[StoreSet, St
     assert.equal(await a.operations.complete(tenantId, randomUUID(), { outcome: "succeeded", completedAt: new Date() }), undefined);
   });
 
+  test(`${name}: operations — complete with the version begin returned; a stale version never overrides the first outcome`, async () => {
+    const [a, b] = await makeTwo();
+    const tenantId = randomUUID();
+    const fresh = randomUUID();
+    const started = await a.operations.begin(record(tenantId, fresh));
+    assert.ok(started.created);
+    const done = await a.operations.complete(tenantId, fresh, { outcome: "succeeded", completedAt: new Date() }, started.begun);
+    assert.equal(done?.outcome, "succeeded");
+    const stored = await b.operations.get(tenantId, fresh);
+    assert.equal(stored?.status, "completed");
+    assert.equal(stored?.outcome, "succeeded");
+    assert.equal(stored?.cloudAnchor, "User_x", "the rest of the record is kept");
+
+    // Another instance records an outcome between begin and complete: the begun version is stale.
+    const raced = randomUUID();
+    const begunRaced = await a.operations.begin(record(tenantId, raced));
+    assert.ok(begunRaced.created);
+    await b.operations.complete(tenantId, raced, { outcome: "AGENT_TIMEOUT", completedAt: new Date() });
+    const late = await a.operations.complete(tenantId, raced, { outcome: "succeeded", completedAt: new Date() }, begunRaced.begun);
+    assert.equal(late?.outcome, "AGENT_TIMEOUT", "the caller sees the outcome that won");
+    assert.equal((await a.operations.get(tenantId, raced))?.outcome, "AGENT_TIMEOUT");
+  });
+
+  test(`${name}: rate limiter — snapshots read ahead, even stale ones, still allow exactly the maximum`, async () => {
+    const [a, b] = await makeTwo();
+    const tenantId = randomUUID();
+    const now = new Date();
+    // Every caller reads before anyone counts: 19 of the 20 snapshots go stale.
+    const snapshots = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).rateLimiter.read(tenantId, "User/snap")));
+    assert.ok(snapshots.every((s) => s.attempts.length === 0));
+    const decisions = await Promise.all(snapshots.map((snap, i) => (i % 2 === 0 ? a : b).rateLimiter.consume(tenantId, "User/snap", now, snap)));
+    assert.equal(decisions.filter((d) => d.allowed).length, 5);
+    const full = await b.rateLimiter.read(tenantId, "User/snap");
+    assert.equal(full.attempts.length, 5);
+    assert.equal((await a.rateLimiter.consume(tenantId, "User/snap", now, full)).allowed, false);
+    assert.equal((await a.rateLimiter.read(tenantId, "User/snap")).attempts.length, 5, "a denial writes nothing");
+  });
+
   test(`${name}: rate limiter — exactly the maximum under concurrency, per user`, async () => {
     const [a, b] = await makeTwo();
     const tenantId = randomUUID();
