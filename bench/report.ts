@@ -121,6 +121,8 @@ export function renderMarkdown(r: BenchResults, verdicts: Verdict[]): string {
           "",
         ]),
     ...levelTables(r, `The same with Table storage on Azurite (${Math.round(r.perThousandRequests.tableCalls / 100) / 10} Table calls per reset, on the same ${r.machine.cores} cores)`, r.endToEndWithAzurite),
+    "Azurite keeps a tenant's rows in one LokiJS collection indexed by PartitionKey, so a point read or conditional write scans the tenant's whole partition: its cost per call grows with the rows written so far (these levels run one after another on the same tables), where Azure Table storage answers a point operation by key. Read these rows as the cost of the emulator, not of the product.",
+    "",
     "## Ceiling, sizes, calls, start, memory",
     "",
     `- RSA-2048 OAEP-SHA256 on one core: ${r.crypto.rsaDecryptsPerSecond} private decrypts/s, ${r.crypto.rsaEncryptsPerSecond} public encrypts/s.`,

@@ -23,7 +23,7 @@ setFlagsFromString("--expose-gc");
 const quick = process.argv.includes("--quick");
 const profile = quick
   ? { cryptoSeconds: 0.5, sizeSamples: 1000, coldRuns: 3, warmUp: { memory: 1500, azurite: 300, ceiling: 1000 }, levels: [[1, 100], [10, 200], [50, 400], [100, 400]], ceilingLevels: [[1, 100], [50, 1000]], memoryRequests: 1000, users: 200 }
-  : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, warmUp: { memory: 5000, azurite: 1500, ceiling: 3000 }, levels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], ceilingLevels: [[1, 500], [50, 5000]], memoryRequests: 10_000, users: 500 };
+  : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, warmUp: { memory: 5000, azurite: 300, ceiling: 3000 }, levels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], ceilingLevels: [[1, 500], [50, 5000]], memoryRequests: 10_000, users: 500 };
 const root = new URL("..", import.meta.url);
 const log = (s: string) => console.log(`[bench] ${s}`);
 
