@@ -70,10 +70,40 @@ function levelTables(r: BenchResults, title: string, levels: LatencyLevel[]): st
   ];
 }
 
+/** CPU milliseconds per request, all processes together (undefined when not measured). */
+function cpuMsPerRequest(l: LatencyLevel): number | undefined {
+  const total = Object.values(l.cpuPercent ?? {}).reduce((a, b) => a + b, 0);
+  return total > 0 && l.throughputPerSecond > 0 ? (total / 100 / l.throughputPerSecond) * 1000 : undefined;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
 /** "name 97 % (1.6 ms per request)": CPU share and, through the throughput, CPU time per request. */
 function cpuLine(l: LatencyLevel): string {
-  const parts = Object.entries(l.cpuPercent ?? {}).map(([k, v]) => `${k} ${v} % (${l.throughputPerSecond > 0 ? Math.round((v / 100 / l.throughputPerSecond) * 1000 * 100) / 100 : "?"} ms per request)`);
-  return parts.join(", ") || "not measured";
+  const parts = Object.entries(l.cpuPercent ?? {}).map(([k, v]) => `${k} ${v} % (${l.throughputPerSecond > 0 ? round2((v / 100 / l.throughputPerSecond) * 1000) : "?"} ms per request)`);
+  const total = cpuMsPerRequest(l);
+  return (parts.join(", ") || "not measured") + (total === undefined ? "" : `; in all ${round2(total)} ms of CPU per request`);
+}
+
+/**
+ * What the machine allows: every process shares its cores, so the CPU time one request takes
+ * in all of them bounds the rate; and what the 40 % target asks of that time.
+ */
+function cpuBudget(r: BenchResults): string[] {
+  const fifty = r.endToEnd.find((l) => l.concurrency === 50);
+  const relay = r.relayCeiling.find((l) => l.concurrency === 50);
+  const spent = fifty === undefined ? undefined : cpuMsPerRequest(fifty);
+  const relaySpent = relay === undefined ? undefined : cpuMsPerRequest(relay);
+  if (spent === undefined || relaySpent === undefined) return [];
+  const coreMs = r.machine.cores * 1000;
+  const target = 0.4 * r.crypto.rsaDecryptsPerSecond;
+  const decryptMs = 1000 / r.crypto.rsaDecryptsPerSecond;
+  return [
+    "## CPU budget on this machine",
+    "",
+    `All processes (function app, peers, agent, load generator) share ${r.machine.cores} cores. At concurrency 50 one reset costs ${round2(spent)} ms of CPU in all of them, so this machine cannot exceed about ${Math.round(coreMs / spent)} resets/s however the work is spread. The 40 % target (${Math.round(target)}/s) leaves ${round2(coreMs / target)} ms of CPU per reset for everything: the relay alone (SDK on both ends, peer, echo agent, load generator) already takes ${round2(relaySpent)} ms per round trip and the agent's RSA decrypt ${round2(decryptMs)} ms, which leaves ${round2(coreMs / target - relaySpent - decryptMs)} ms for the HTTP layer, handlers, envelope, directory and the agent's logging and replay protection (measured now: ${round2(spent - relaySpent - decryptMs)} ms).`,
+    "",
+  ];
 }
 
 function ceilingTable(r: BenchResults): string[] {
@@ -90,7 +120,7 @@ function ceilingTable(r: BenchResults): string[] {
     "",
     ...r.relayCeiling.map((l) => `- concurrency ${l.concurrency}: ${cpuLine(l)}`),
     ...(fifty !== undefined && ceilingFifty !== undefined
-      ? ["", `Resets at concurrency 50 run at ${Math.round((fifty.throughputPerSecond / ceilingFifty.throughputPerSecond) * 1000) / 10} % of this relay ceiling; the decrypt ceiling (${r.crypto.rsaDecryptsPerSecond}/s on one core) is ${Math.round((r.crypto.rsaDecryptsPerSecond / ceilingFifty.throughputPerSecond) * 10) / 10}× the relay ceiling.`]
+      ? ["", `Resets at concurrency 50 run at ${Math.round((fifty.throughputPerSecond / ceilingFifty.throughputPerSecond) * 1000) / 10} % of this relay ceiling; the relay alone, with no product work at all, runs at ${Math.round((ceilingFifty.throughputPerSecond / r.crypto.rsaDecryptsPerSecond) * 1000) / 10} % of the decrypt ceiling (${r.crypto.rsaDecryptsPerSecond}/s on one core).`]
       : []),
     "",
   ];
@@ -112,6 +142,7 @@ export function renderMarkdown(r: BenchResults, verdicts: Verdict[]): string {
     "The load generator runs in a process of its own. Every run starts with a warm-up at concurrency 50 (JIT, connections, caches) whose figures are not kept: on this machine throughput climbs for the first ~3,000 requests of a fresh stack (c50: about 400 → 840 resets/s), so the tables are the steady state.",
     "",
     ...ceilingTable(r),
+    ...cpuBudget(r),
     ...(r.cpuSplit === undefined
       ? []
       : [

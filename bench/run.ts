@@ -44,7 +44,6 @@ log(`cold import: ${coldImport?.medianMs ?? "build failed"} ms (then ${coldImpor
  * "azurite" adds Table storage on Azurite, which on this machine shares the CPU with the rest.
  * Memory growth is followed on the Azurite run: in-memory stores keep every record by design.
  */
-const SELF = "function app + Key Vault peer (+ Service Bus peer when in-process)";
 
 async function runStack(tables: "memory" | "azurite", followMemory: boolean, layout: { serviceBusPeer: "in-process" | "own-process"; levels: [number, number][] }) {
   const stack = await startLocalStack({ ports: "free", quiet: true, retainLogs: false, tables, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300, serviceBusPeer: layout.serviceBusPeer });
@@ -60,7 +59,8 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean, lay
     const before = (await stack.metrics());
     let done = 0;
     for (const [concurrency, requests] of layout.levels) {
-      const cpu = cpuProbe(() => stack.agent.pid(), SELF, "agent", { [load.pid ?? -1]: "load generator" });
+      const self = layout.serviceBusPeer === "in-process" ? "function app + Service Bus and Key Vault peers" : "function app + Key Vault peer";
+      const cpu = cpuProbe(() => stack.agent.pid(), self, "agent", { [load.pid ?? -1]: "load generator" });
       const level = { ...(await load.level(concurrency, requests)) };
       level.cpuPercent = cpu();
       levels.push(level);

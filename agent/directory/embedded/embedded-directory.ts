@@ -7,7 +7,7 @@ import type { DirectorySource, DirectoryUserEntry } from "../../sync/directory-s
 import type { AccountRef, AccountState, DirectoryHealth, DirectoryService, ResetOptions } from "../directory.port.js";
 import { meetsComplexity } from "./complexity.js";
 import { AD_DEFAULT_POLICY, policySummary, type EmbeddedPolicy } from "./embedded-policy.js";
-import { hashPassword, matches, type StoredHash } from "./password-hash.js";
+import { hashPassword, matches, matchesAny, type StoredHash } from "./password-hash.js";
 import { PasswordText } from "./password-text.js";
 
 export interface EmbeddedDomainInit {
@@ -384,11 +384,11 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
     if (text.length < p.minLength) throw policyError("tooShort");
     if (p.complexity && !meetsComplexity(text, user.sAMAccountName, user.displayName)) throw policyError("complexity");
     const remembered = user.history.slice(0, p.historyLength);
-    if (remembered.some((h) => matches(h, text.utf16le))) throw policyError("history");
+    if (matchesAny(remembered, text.utf16le)) throw policyError("history");
   }
 
   private store(domain: DomainRecord, user: UserRecord, text: PasswordText): void {
-    user.history.unshift(hashPassword(text.utf16le));
+    user.history.unshift(hashPassword(text.utf16le, user.history[0]?.salt));
     // Keep at least the current password (for binds) and as many as the policy remembers.
     user.history.length = Math.min(user.history.length, Math.max(1, domain.policy.historyLength));
     user.passwordWrites += 1;
