@@ -215,6 +215,8 @@ export class PasswordOperations {
       status: "pending",
       startedAt: started,
       expiresAt,
+      // Lets a store that retried this insert know the record as ours, not as a replay to wait on.
+      attempt: randomUUID(),
     });
     if (!begun.created) return this.replay(begun.existing, print, attempt);
     const recorded = begun.begun;

@@ -19,6 +19,11 @@ export interface OperationRecord {
   outcome?: string | undefined;
   reason?: PolicyReason | undefined;
   completedAt?: Date | undefined;
+  /**
+   * A random id of the attempt that began the record. A store whose insert was applied but
+   * whose answer was lost (and retried into "already exists") tells its own record by it.
+   */
+  attempt?: string | undefined;
 }
 
 /** A record as begin() wrote it, with the store's version of it (an ETag): lets complete() skip its read. */
@@ -28,7 +33,10 @@ export interface BegunOperation {
 }
 
 export interface OperationStore {
-  /** Inserts a pending record; when one exists already, returns it instead (no overwrite). */
+  /**
+   * Inserts a pending record; when one exists already, returns it instead (no overwrite),
+   * unless it carries this record's `attempt`: then it is this insert, retried, and counts as created.
+   */
   begin(record: OperationRecord): Promise<{ created: true; begun: BegunOperation } | { created: false; existing: OperationRecord }>;
   /**
    * Records the final outcome; a completed record is never changed again (first outcome wins).

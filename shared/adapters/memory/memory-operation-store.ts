@@ -15,7 +15,10 @@ export class MemoryOperationStore implements OperationStore {
 
   async begin(record: OperationRecord): Promise<{ created: true; begun: BegunOperation } | { created: false; existing: OperationRecord }> {
     const existing = this.rows.get(this.key(record.tenantId, record.requestId));
-    if (existing !== undefined) return { created: false, existing: copy(existing) };
+    if (existing !== undefined) {
+      if (record.attempt !== undefined && existing.attempt === record.attempt) return { created: true, begun: { record: copy(existing), version: "memory" } };
+      return { created: false, existing: copy(existing) };
+    }
     this.rows.set(this.key(record.tenantId, record.requestId), copy(record));
     return { created: true, begun: { record: copy(record), version: "memory" } };
   }

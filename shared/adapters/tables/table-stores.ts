@@ -139,6 +139,7 @@ interface OperationEntity {
   outcome?: string;
   reason?: string;
   completedAt?: string;
+  attempt?: string;
 }
 
 function toEntity(r: OperationRecord): OperationEntity {
@@ -154,6 +155,7 @@ function toEntity(r: OperationRecord): OperationEntity {
     ...(r.outcome === undefined ? {} : { outcome: r.outcome }),
     ...(r.reason === undefined ? {} : { reason: r.reason }),
     ...(r.completedAt === undefined ? {} : { completedAt: r.completedAt.toISOString() }),
+    ...(r.attempt === undefined ? {} : { attempt: r.attempt }),
   };
 }
 
@@ -172,6 +174,7 @@ function toRecord(tenantId: string, requestId: string, e: OperationEntity): Oper
     outcome: e.outcome,
     reason: e.reason as PolicyReason | undefined,
     completedAt: e.completedAt === undefined ? undefined : new Date(e.completedAt),
+    attempt: e.attempt,
   };
 }
 
@@ -185,8 +188,16 @@ export class TableOperationStore implements OperationStore {
       return { created: true, begun: { record: { ...r }, version: created.etag ?? "" } };
     } catch (e) {
       if (statusOf(e) !== 409) throw e;
-      const existing = await this.get(r.tenantId, r.requestId);
-      if (existing === undefined) throw e;
+      let stored;
+      try {
+        stored = await this.t.run((c) => c.getEntity<OperationEntity>(r.tenantId, r.requestId));
+      } catch (err) {
+        if (statusOf(err) === 404) throw e;
+        throw err;
+      }
+      const existing = toRecord(r.tenantId, r.requestId, stored);
+      // Our own insert, applied before its answer was lost and retried by the SDK: it is ours.
+      if (r.attempt !== undefined && existing.attempt === r.attempt) return { created: true, begun: { record: existing, version: stored.etag } };
       return { created: false, existing };
     }
   }
@@ -290,10 +301,20 @@ export class TableAuditLog implements AuditLog {
   async append(row: AuditRow): Promise<void> {
     // Inverted time first: a partition lists newest first.
     const inverted = String(8_640_000_000_000_000 - row.at.getTime()).padStart(16, "0");
+    const rowKey = `${inverted}_${row.requestId}_${randomUUID().slice(0, 8)}`;
+    try {
+      await this.write(row, rowKey);
+    } catch (e) {
+      // The key is this append's alone: "already exists" is our insert, applied and retried.
+      if (statusOf(e) !== 409) throw e;
+    }
+  }
+
+  private async write(row: AuditRow, rowKey: string): Promise<void> {
     await this.t.run((c) =>
       c.createEntity({
         partitionKey: row.tenantId,
-        rowKey: `${inverted}_${row.requestId}_${randomUUID().slice(0, 8)}`,
+        rowKey,
         requestId: row.requestId,
         operation: row.operation,
         initiatorKind: row.initiatorKind,

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, test } from "node:test";
+import { RestError, type TableClient } from "@azure/data-tables";
 import { createTableStores } from "../../../shared/adapters/tables/create-table-stores.js";
+import { LazyTable } from "../../../shared/adapters/tables/table-client.js";
+import { TableAuditLog, TableOperationStore } from "../../../shared/adapters/tables/table-stores.js";
 import { startAzurite, tableConnectionString } from "../../support/azurite.js";
 import { storeContract } from "../../support/contracts/stores.contract.js";
 
@@ -38,4 +41,55 @@ test("an adapter survives an Azurite restart (tables recreated) and reports outa
   } finally {
     await own.stop();
   }
+});
+
+// What the SDK's retry does when Azure applied the insert but the response never arrived.
+class AnswerLostOnce extends LazyTable {
+  lost = false;
+  override run<T>(operation: (client: TableClient) => Promise<T>): Promise<T> {
+    return super.run((client) => {
+      const view = new Proxy(client, {
+        get: (target, key) => {
+          if (key === "createEntity" && !this.lost) {
+            return async (...args: Parameters<TableClient["createEntity"]>) => {
+              this.lost = true;
+              await target.createEntity(...args);
+              throw new RestError("The specified entity already exists.", { statusCode: 409 });
+            };
+          }
+          const value = Reflect.get(target, key) as unknown;
+          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      return operation(view);
+    });
+  }
+}
+test("an insert whose answer was lost, retried into 409, is recognised as this attempt's own record", async () => {
+  const table = new AnswerLostOnce({ connectionString: peer.connectionString }, `L${suffix}`);
+  const store = new TableOperationStore(table);
+  const tenantId = randomUUID();
+  const requestId = randomUUID();
+  const record = { tenantId, requestId, operation: "reset" as const, fingerprint: "f", cloudAnchor: "User_x", initiatorKind: "user" as const, channel: "ssprPortal" as const, status: "pending" as const, startedAt: new Date(), expiresAt: new Date(Date.now() + 120_000), attempt: randomUUID() };
+  const first = await store.begin(record);
+  assert.equal(table.lost, true, "the insert's answer was lost");
+  assert.ok(first.created, "the retried insert is this attempt's, not a replay to wait on");
+  const done = await store.complete(tenantId, requestId, { outcome: "succeeded", completedAt: new Date() }, first.begun);
+  assert.equal(done?.outcome, "succeeded");
+  // Another attempt with the same requestId is a replay, as before.
+  const other = await store.begin({ ...record, attempt: randomUUID() });
+  assert.equal(other.created, false);
+  assert.equal(other.created ? undefined : other.existing.outcome, "succeeded");
+});
+
+test("an audit row whose insert answer was lost is written once, without an error", async () => {
+  const table = new AnswerLostOnce({ connectionString: peer.connectionString }, `M${suffix}`);
+  const audit = new TableAuditLog(table);
+  const tenantId = randomUUID();
+  const requestId = randomUUID();
+  await audit.append({ tenantId, requestId, operation: "reset", initiatorKind: "user", channel: "ssprPortal", cloudAnchor: "User_x", outcome: "succeeded", durationMs: 12, at: new Date() });
+  assert.equal(table.lost, true);
+  const rows = await audit.list(tenantId, 10);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0]?.requestId, requestId);
 });
