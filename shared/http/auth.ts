@@ -58,7 +58,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (match?.[1] === undefined) throw new AppError("UNAUTHENTICATED", { message: "A bearer token is required." });
     // A frontend sends the same token for an hour: its RSA signature is checked once, not per request.
     const token = match[1];
-    const known = remembered.get(token, now());
+    const id = tokenId(token);
+    const known = remembered.get(id, now());
     if (known !== undefined) return known;
     const key = await keys;
     try {
@@ -69,7 +70,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (typeof tid !== "string" || typeof payload.sub !== "string") throw new AppError("UNAUTHENTICATED", { message: "The token lacks the tid or sub claim." });
       const principal: Principal = { subject: payload.sub, tenantId: tid.toLowerCase(), roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [] };
       // jose accepts a token without exp; such a token is not remembered.
-      if (typeof payload.exp === "number") remembered.set(token, principal, (payload.exp + tolerance) * 1000, now());
+      if (typeof payload.exp === "number") remembered.set(id, principal, (payload.exp + tolerance) * 1000, now());
       return principal;
     } catch (e) {
       if (e instanceof AppError) throw e;
@@ -80,9 +81,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 }
 
 /**
- * Tokens whose signature, issuer, audience and lifetime were checked, keyed by a SHA-256 of
- * the whole token (any change to it is a different key). An entry is used only before the
- * token's own expiry and for at most ttl after it was verified.
+ * Tokens whose signature, issuer, audience and lifetime were checked, keyed by tokenId (a
+ * SHA-256 of the whole token: any change to it is a different key). An entry is used only
+ * before the token's own expiry and for at most ttl after it was verified.
  */
 class VerifiedTokens {
   private readonly entries = new Map<string, { principal: Principal; usableUntil: number }>();
@@ -92,9 +93,8 @@ class VerifiedTokens {
     private readonly capacity: number,
   ) {}
 
-  get(token: string, at: number): Principal | undefined {
+  get(id: string, at: number): Principal | undefined {
     if (this.ttlSeconds <= 0) return undefined;
-    const id = tokenId(token);
     const entry = this.entries.get(id);
     if (entry === undefined) return undefined;
     if (at < entry.usableUntil) return entry.principal;
@@ -102,13 +102,13 @@ class VerifiedTokens {
     return undefined;
   }
 
-  set(token: string, principal: Principal, expiresAt: number, at: number): void {
+  set(id: string, principal: Principal, expiresAt: number, at: number): void {
     if (this.ttlSeconds <= 0 || expiresAt <= at) return;
     if (this.entries.size >= this.capacity) {
       const oldest = this.entries.keys().next();
       if (oldest.done !== true) this.entries.delete(oldest.value);
     }
-    this.entries.set(tokenId(token), { principal, usableUntil: Math.min(expiresAt, at + this.ttlSeconds * 1000) });
+    this.entries.set(id, { principal, usableUntil: Math.min(expiresAt, at + this.ttlSeconds * 1000) });
   }
 }
 
