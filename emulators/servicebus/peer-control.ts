@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { PeerConfig, PolicyDef, QueueDef } from "./config.js";
-import type { PeerStats, ServiceBusPeer } from "./peer.js";
+import { peerConnectionString, type PeerStats, type ServiceBusPeer } from "./peer.js";
 
 /**
  * What a local stack needs of its Service Bus peer, wherever the peer runs: in the caller's
@@ -110,7 +110,7 @@ export async function startServiceBusPeerProcess(options: { port: number; config
     connectionString(name) {
       const policy = policies.find((p) => p.name === name);
       if (policy === undefined) throw new Error(`no policy ${name}`);
-      return `Endpoint=sb://${where.host}:${where.port};SharedAccessKeyName=${policy.name};SharedAccessKey=${policy.key};UseDevelopmentEmulator=true`;
+      return peerConnectionString(where.host, where.port, policy);
     },
     addQueue: (def) => command({ op: "addQueue", def }),
     async addPolicy(def) {

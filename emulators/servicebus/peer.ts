@@ -70,6 +70,11 @@ export interface PeerStats {
   refusedLinks: number;
 }
 
+/** The connection string the SDK uses for a policy of a peer at host:port. */
+export function peerConnectionString(host: string, port: number, policy: PolicyDef): string {
+  return `Endpoint=sb://${host}:${port};SharedAccessKeyName=${policy.name};SharedAccessKey=${policy.key};UseDevelopmentEmulator=true`;
+}
+
 export interface ServiceBusPeer {
   port: number;
   host: string;
@@ -538,7 +543,7 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     connectionString(policyName) {
       const policy = policies.find((p) => p.name === policyName);
       if (policy === undefined) throw new Error(`no policy ${policyName}`);
-      return `Endpoint=sb://${host}:${port};SharedAccessKeyName=${policy.name};SharedAccessKey=${policy.key};UseDevelopmentEmulator=true`;
+      return peerConnectionString(host, port, policy);
     },
     addQueue,
     addPolicy: (def) => policies.push(def),

@@ -188,26 +188,21 @@ export class TableOperationStore implements OperationStore {
       return { created: true, begun: { record: { ...r }, version: created.etag ?? "" } };
     } catch (e) {
       if (statusOf(e) !== 409) throw e;
-      let stored;
-      try {
-        stored = await this.t.run((c) => c.getEntity<OperationEntity>(r.tenantId, r.requestId));
-      } catch (err) {
-        if (statusOf(err) === 404) throw e;
-        throw err;
-      }
-      const existing = toRecord(r.tenantId, r.requestId, stored);
+      const stored = await this.load(r.tenantId, r.requestId);
+      if (stored === undefined) throw e;
       // Our own insert, applied before its answer was lost and retried by the SDK: it is ours.
-      if (r.attempt !== undefined && existing.attempt === r.attempt) return { created: true, begun: { record: existing, version: stored.etag } };
-      return { created: false, existing };
+      if (r.attempt !== undefined && stored.record.attempt === r.attempt) return { created: true, begun: { record: stored.record, version: stored.etag } };
+      return { created: false, existing: stored.record };
     }
   }
 
   async complete(tenantId: string, requestId: string, o: { outcome: string; reason?: PolicyReason | undefined; completedAt: Date }, begun?: BegunOperation): Promise<OperationRecord | undefined> {
+    const completed = (r: OperationRecord): OperationRecord => ({ ...r, status: "completed", outcome: o.outcome, reason: o.reason, completedAt: o.completedAt });
     if (begun !== undefined && begun.version !== "" && begun.record.tenantId === tenantId && begun.record.requestId === requestId && begun.record.status === "pending") {
       // The record as begun, unchanged since if its ETag still matches: one write, no read.
-      const next: OperationRecord = { ...begun.record, status: "completed", outcome: o.outcome, reason: o.reason, completedAt: o.completedAt };
+      const next = completed(begun.record);
       try {
-        await this.t.run((c) => c.updateEntity({ partitionKey: tenantId, rowKey: requestId, ...toEntity(next) }, "Replace", { etag: begun.version }));
+        await this.replace(next, begun.version);
         return next;
       } catch (err) {
         // Changed (another outcome got there first) or gone: decide on what is stored.
@@ -215,33 +210,39 @@ export class TableOperationStore implements OperationStore {
       }
     }
     return retryOnConflict(async () => {
-      let e;
-      try {
-        e = await this.t.run((c) => c.getEntity<OperationEntity>(tenantId, requestId));
-      } catch (err) {
-        if (statusOf(err) === 404) return undefined;
-        throw err;
-      }
+      const stored = await this.load(tenantId, requestId);
+      if (stored === undefined) return undefined;
       // First outcome wins: a completed record is never changed again.
-      if (e.status === "completed") return toRecord(tenantId, requestId, e);
-      const next = { ...e, partitionKey: tenantId, rowKey: requestId, status: "completed", outcome: o.outcome, completedAt: o.completedAt.toISOString(), ...(o.reason === undefined ? {} : { reason: o.reason }) };
+      if (stored.record.status === "completed") return stored.record;
+      const next = completed(stored.record);
       try {
-        await this.t.run((c) => c.updateEntity(next, "Replace", { etag: e.etag }));
+        await this.replace(next, stored.etag);
       } catch (err) {
         if (isConflict(err)) return RETRY;
         throw err;
       }
-      return toRecord(tenantId, requestId, next);
+      return next;
     });
   }
 
   async get(tenantId: string, requestId: string): Promise<OperationRecord | undefined> {
+    return (await this.load(tenantId, requestId))?.record;
+  }
+
+  /** The stored record and its ETag; undefined when there is none. */
+  private async load(tenantId: string, requestId: string): Promise<{ record: OperationRecord; etag: string } | undefined> {
     try {
-      return toRecord(tenantId, requestId, await this.t.run((c) => c.getEntity<OperationEntity>(tenantId, requestId)));
+      const e = await this.t.run((c) => c.getEntity<OperationEntity>(tenantId, requestId));
+      return { record: toRecord(tenantId, requestId, e), etag: e.etag };
     } catch (e) {
       if (statusOf(e) === 404) return undefined;
       throw e;
     }
+  }
+
+  /** Replaces the record only if it is still at `etag`. */
+  private async replace(r: OperationRecord, etag: string): Promise<void> {
+    await this.t.run((c) => c.updateEntity({ partitionKey: r.tenantId, rowKey: r.requestId, ...toEntity(r) }, "Replace", { etag }));
   }
 }
 
@@ -303,29 +304,25 @@ export class TableAuditLog implements AuditLog {
     const inverted = String(8_640_000_000_000_000 - row.at.getTime()).padStart(16, "0");
     const rowKey = `${inverted}_${row.requestId}_${randomUUID().slice(0, 8)}`;
     try {
-      await this.write(row, rowKey);
+      await this.t.run((c) =>
+        c.createEntity({
+          partitionKey: row.tenantId,
+          rowKey,
+          requestId: row.requestId,
+          operation: row.operation,
+          initiatorKind: row.initiatorKind,
+          channel: row.channel,
+          cloudAnchor: row.cloudAnchor,
+          outcome: row.outcome,
+          ...(row.reason === undefined ? {} : { reason: row.reason }),
+          durationMs: row.durationMs,
+          at: row.at.toISOString(),
+        }),
+      );
     } catch (e) {
       // The key is this append's alone: "already exists" is our insert, applied and retried.
       if (statusOf(e) !== 409) throw e;
     }
-  }
-
-  private async write(row: AuditRow, rowKey: string): Promise<void> {
-    await this.t.run((c) =>
-      c.createEntity({
-        partitionKey: row.tenantId,
-        rowKey,
-        requestId: row.requestId,
-        operation: row.operation,
-        initiatorKind: row.initiatorKind,
-        channel: row.channel,
-        cloudAnchor: row.cloudAnchor,
-        outcome: row.outcome,
-        ...(row.reason === undefined ? {} : { reason: row.reason }),
-        durationMs: row.durationMs,
-        at: row.at.toISOString(),
-      }),
-    );
   }
 
   async list(tenantId: string, limit: number): Promise<AuditRow[]> {
