@@ -1,4 +1,5 @@
 import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
+import { BatchingSender } from "../../shared/adapters/servicebus/batching-sender.js";
 import type { Logger } from "../../shared/ports/logger.port.js";
 
 export interface IncomingRequest {
@@ -38,7 +39,7 @@ export interface AgentRelayTransportOptions {
 export class AgentRelayTransport {
   private receiver: ServiceBusReceiver | undefined;
   private subscription: { close(): Promise<void> } | undefined;
-  private readonly replySenders = new Map<string, ServiceBusSender>();
+  private readonly replySenders = new Map<string, { sender: ServiceBusSender; batching: BatchingSender }>();
   private eventSender: ServiceBusSender | undefined;
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -91,7 +92,7 @@ export class AgentRelayTransport {
         this.o.logger.warn("request names no reply address", { messageId });
       } else {
         try {
-          await this.sender(replyTo).sendMessages({
+          await this.replySender(replyTo).send({
             body: result.reply,
             sessionId: session,
             correlationId: messageId,
@@ -112,13 +113,15 @@ export class AgentRelayTransport {
     });
   }
 
-  private sender(queue: string): ServiceBusSender {
-    let sender = this.replySenders.get(queue);
-    if (sender === undefined) {
-      sender = this.o.client.createSender(queue);
-      this.replySenders.set(queue, sender);
+  /** Replies ready in the same turn go out as one batch per session. */
+  private replySender(queue: string): BatchingSender {
+    let entry = this.replySenders.get(queue);
+    if (entry === undefined) {
+      const sender = this.o.client.createSender(queue);
+      entry = { sender, batching: new BatchingSender(sender) };
+      this.replySenders.set(queue, entry);
     }
-    return sender;
+    return entry.batching;
   }
 
   async sendEvent(event: Buffer): Promise<void> {
@@ -135,7 +138,7 @@ export class AgentRelayTransport {
       clearTimeout(timer);
     }
     await this.receiver?.close().catch(() => {});
-    for (const s of this.replySenders.values()) await s.close().catch(() => {});
+    for (const { sender } of this.replySenders.values()) await sender.close().catch(() => {});
     await this.eventSender?.close().catch(() => {});
   }
 }

@@ -61,9 +61,33 @@ const MAX_MESSAGE_SIZE = 256 * 1024;
 /** .NET ticks at the Unix epoch: the SDK reads session lock expiry in ticks. */
 const EPOCH_TICKS = 621355968000000000n;
 
+/**
+ * rhea writes every frame with its own socket.write: with Nagle off, one TCP segment and
+ * one syscall each. Corking until the end of the tick sends the frames one turn produces
+ * (say, a pump delivering a batch to a receiver) in one write, as a broker would.
+ */
+function coalesceWrites(socket: Socket): void {
+  const write = socket.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>) {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args);
+  } as Socket["write"];
+}
+
 export interface PeerStats {
   connections: number;
   messagesSent: number;
+  /** Message transfers received: a batch is one transfer carrying many messages. */
+  transfersReceived: number;
   messagesDelivered: number;
   putTokens: number;
   refusedTokens: number;
@@ -128,7 +152,7 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
   const grants = new WeakMap<Connection, Grant[]>();
   const receivers = new Set<ReceiverLink>();
   const connections = new Set<Connection>();
-  const counters: PeerStats = { connections: 0, messagesSent: 0, messagesDelivered: 0, putTokens: 0, refusedTokens: 0, refusedLinks: 0 };
+  const counters: PeerStats = { connections: 0, messagesSent: 0, transfersReceived: 0, messagesDelivered: 0, putTokens: 0, refusedTokens: 0, refusedLinks: 0 };
   const addQueue = (def: QueueDef) => queues.set(def.name.toLowerCase(), new Queue(def));
   for (const q of options.config.queues) addQueue(q);
 
@@ -427,6 +451,7 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     if (queue === undefined) return;
     const now = Date.now();
     const delivery = context.delivery as Delivery;
+    counters.transfersReceived += 1;
     if (delivery.format === BATCH_FORMAT) {
       // rhea hands a delivery of a non-zero message format over undecoded (a Buffer): the batch
       // envelope is an ordinary AMQP message whose data sections each hold one encoded message.
@@ -512,6 +537,7 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     server = container.listen({ port, host, tcp_no_delay: true }) as Server;
     server.on("connection", (socket: Socket) => {
       socket.setNoDelay(true);
+      coalesceWrites(socket);
       sockets.add(socket);
       socket.on("close", () => sockets.delete(socket));
     });

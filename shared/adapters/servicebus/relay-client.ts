@@ -2,6 +2,7 @@ import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusSender, Ser
 import { AppError } from "../../errors/app-error.js";
 import type { Logger } from "../../ports/logger.port.js";
 import type { LateReplyHandler, RelayClient, RelayClientStats, RelayReplyMessage, RelayRequest, ReplyOpener } from "../../ports/relay-client.port.js";
+import { BatchingSender } from "./batching-sender.js";
 import { toRelayError } from "./errors.js";
 import { tenantQueueName } from "./queue-names.js";
 
@@ -38,7 +39,7 @@ const SESSION_LOCK_RENEWAL_MS = 2 ** 31 - 1;
  */
 export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
   private readonly waiters = new Map<string, Waiter<TReply>>();
-  private readonly senders = new Map<string, ServiceBusSender>();
+  private readonly senders = new Map<string, { sender: ServiceBusSender; batching: BatchingSender }>();
   private readonly counters: RelayClientStats = { sent: 0, repliesMatched: 0, lateReplies: 0, rejectedReplies: 0, timeouts: 0 };
   private receiver: ServiceBusSessionReceiver | undefined;
   private receiverReady: Promise<void> | undefined;
@@ -80,13 +81,14 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
 
   private async send(request: RelayRequest): Promise<void> {
     const queue = tenantQueueName(request.tenantId);
-    let sender = this.senders.get(queue);
-    if (sender === undefined) {
-      sender = this.o.client.createSender(queue);
-      this.senders.set(queue, sender);
+    let entry = this.senders.get(queue);
+    if (entry === undefined) {
+      const sender = this.o.client.createSender(queue);
+      entry = { sender, batching: new BatchingSender(sender) };
+      this.senders.set(queue, entry);
     }
     const ttl = Math.max(1000, request.expiresAt.getTime() - Date.now());
-    await sender.sendMessages({
+    await entry.batching.send({
       body: Buffer.from(request.body),
       messageId: request.requestId,
       correlationId: request.requestId,
@@ -188,7 +190,7 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
   async close(): Promise<void> {
     this.closed = true;
     await this.receiver?.close().catch(() => {});
-    for (const sender of this.senders.values()) await sender.close().catch(() => {});
+    for (const { sender } of this.senders.values()) await sender.close().catch(() => {});
     this.senders.clear();
   }
 }
