@@ -9,6 +9,7 @@ import { registerAgent, RegisterError } from "./commands/register.js";
 import { AgentKeyStore } from "./core/agent-key-store.js";
 import { HeartbeatBuilder } from "./core/heartbeat-builder.js";
 import { jsonLinesLogger, redactingLogger } from "./core/redacting-logger.js";
+import { coalescingWriter } from "../shared/adapters/logging/coalescing-writer.js";
 import { createDirectory } from "./directory/create-directory.js";
 import { FileSyncStore } from "./sync/file-sync-store.js";
 import { AgentRelayTransport } from "./transport/relay-transport.js";
@@ -37,7 +38,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadAgentConfig(resolve(values.config));
-  const logger = redactingLogger(jsonLinesLogger((line) => process.stdout.write(line.endsWith("\n") ? line : `${line}\n`), { agentId: config.agentId }));
+  const stdout = coalescingWriter((chunk) => process.stdout.write(chunk));
+  const logger = redactingLogger(jsonLinesLogger((line) => stdout.write(line.endsWith("\n") ? line : `${line}\n`), { agentId: config.agentId }));
 
   switch (command) {
     case "register": {

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { Agent, request } from "node:http";
 import { loadUsers, userRef } from "../shared/dev/demo-tenant.js";
 import type { LocalStackHandle } from "../shared/dev/local-stack-handle.js";
+import { KeepAliveClient } from "./keep-alive-client.js";
 
 export interface LatencyLevel {
   concurrency: number;
@@ -25,26 +25,11 @@ export interface MemorySample {
   agentRssMb: number | undefined;
 }
 
-/**
- * A lean HTTP/1.1 client with keep-alive: the load generator shares the CPU with what it
- * measures, and fetch() costs several times more per request than node:http.
- */
 function poster(base: string) {
   const url = new URL(base);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  return (path: string, headers: Record<string, string>, body: string) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const payload = Buffer.from(body);
-      const req = request({ host: url.hostname, port: url.port, path: `${url.pathname.replace(/\/$/, "")}${path}`, method: "POST", agent, headers: { ...headers, "Content-Length": String(payload.length) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      });
-      req.setNoDelay(true);
-      req.on("error", reject);
-      req.end(payload);
-    });
+  const client = new KeepAliveClient(url.hostname, Number(url.port));
+  const prefix = url.pathname.replace(/\/$/, "");
+  return (path: string, headers: Record<string, string>, body: string) => client.post(`${prefix}${path}`, headers, body);
 }
 
 /** One password reset through the public API of the running stack; returns its latency and outcome. */

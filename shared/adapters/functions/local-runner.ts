@@ -1,13 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
-import pkg from "@azure/functions";
 import { errorResult, type HttpResult } from "../../http/responses.js";
 import { AppError } from "../../errors/app-error.js";
-import { MAX_BODY_BYTES } from "../../http/pipeline.js";
+import { MAX_BODY_BYTES, type HttpRequestLike } from "../../http/pipeline.js";
 import { nextOccurrence } from "./ncrontab.js";
 import type { FunctionDefinition, HttpFunctionDefinition, ServiceBusQueueFunctionDefinition } from "./registry.js";
-
-const { HttpRequest, InvocationContext } = pkg;
 
 /** Feeds a queue-triggered function from a queue (the Service Bus adapter provides one). */
 export interface QueueTriggerSource {
@@ -64,17 +61,47 @@ function resolveSetting(expression: string, settings: Record<string, string | un
   });
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const b = chunk as Buffer;
-    size += b.length;
-    // Read a little past the limit so the pipeline can answer PAYLOAD_TOO_LARGE itself.
-    if (size > MAX_BODY_BYTES + 1024) throw new AppError("PAYLOAD_TOO_LARGE");
-    chunks.push(b);
-  }
-  return chunks.length === 0 ? undefined : Buffer.concat(chunks).toString("utf8");
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      // Read a little past the limit so the pipeline can answer PAYLOAD_TOO_LARGE itself.
+      if (size > MAX_BODY_BYTES + 1024) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new AppError("PAYLOAD_TOO_LARGE"));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once("end", () => resolve(chunks.length === 0 ? undefined : (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8")));
+    req.once("error", reject);
+  });
+}
+
+/**
+ * The request as the pipeline reads it (HttpRequestLike), straight from node:http. Under the
+ * Functions host the library's HttpRequest (an undici Request around the body) plays this part;
+ * building one per call here cost about as much as the handler's own validation, for fields
+ * the pipeline reads the same way (header names case-insensitive, repeated values joined).
+ */
+function localRequest(req: IncomingMessage, url: URL, params: Record<string, string>, body: string | undefined): HttpRequestLike {
+  return {
+    method: req.method ?? "GET",
+    get url() {
+      return url.toString();
+    },
+    headers: {
+      get(name: string): string | null {
+        const value = req.headers[name.toLowerCase()];
+        return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+      },
+    },
+    params,
+    text: async () => body ?? "",
+  };
 }
 
 function send(res: ServerResponse, result: HttpResult): void {
@@ -98,16 +125,32 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
       const invocationId = randomUUID();
       const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
       if (!url.pathname.startsWith(`/${prefix}/`) && options.fallback?.(req, res) === true) return;
-      const candidates = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m !== null);
-      const hit = candidates.find((x) => x.r.definition.methods.includes((req.method ?? "GET").toUpperCase() as never));
+      const method = (req.method ?? "GET").toUpperCase();
+      let hit: { route: CompiledRoute; match: RegExpExecArray } | undefined;
+      let pathMatched = false;
+      for (const route of routes) {
+        const match = route.pattern.exec(url.pathname);
+        if (match === null) continue;
+        pathMatched = true;
+        if (route.definition.methods.includes(method as HttpFunctionDefinition["methods"][number])) {
+          hit = { route, match };
+          break;
+        }
+      }
       if (hit === undefined) {
-        send(res, errorResult(new AppError(candidates.length > 0 ? "METHOD_NOT_ALLOWED" : "NOT_FOUND"), invocationId));
+        send(res, errorResult(new AppError(pathMatched ? "METHOD_NOT_ALLOWED" : "NOT_FOUND"), invocationId));
         return;
       }
       const params: Record<string, string> = {};
-      hit.r.names.forEach((name, i) => {
-        params[name] = decodeURIComponent(hit.m?.[i + 1] ?? "");
-      });
+      const { route, match } = hit;
+      try {
+        route.names.forEach((name, i) => {
+          params[name] = decodeURIComponent(match[i + 1] ?? "");
+        });
+      } catch {
+        send(res, errorResult(new AppError("INVALID_REQUEST", { message: "The path is not validly percent-encoded.", fields: route.names }), invocationId));
+        return;
+      }
       let body: string | undefined;
       try {
         body = await readBody(req);
@@ -115,14 +158,10 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
         send(res, errorResult(e instanceof AppError ? e : new AppError("INVALID_REQUEST"), invocationId));
         return;
       }
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
-      const request = new HttpRequest({ method: req.method ?? "GET", url: url.toString(), headers, params, ...(body === undefined ? {} : { body: { string: body } }) });
-      const context = new InvocationContext({ functionName: hit.r.definition.name, invocationId });
       const started = Date.now();
-      const result = await hit.r.definition.handler(request, context);
+      const result = await route.definition.handler(localRequest(req, url, params, body), { invocationId });
       send(res, result);
-      log(`${req.method} ${url.pathname} -> ${result.status} (${Date.now() - started} ms)`);
+      if (options.log !== undefined) log(`${method} ${url.pathname} -> ${result.status} (${Date.now() - started} ms)`);
     })().catch(() => {
       if (!res.headersSent) send(res, errorResult(new AppError("INTERNAL_ERROR"), "local-runner"));
     });
