@@ -1,6 +1,7 @@
 import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
 import { BatchingSender } from "../../shared/adapters/servicebus/batching-sender.js";
 import type { Logger } from "../../shared/ports/logger.port.js";
+import { WorkSlots } from "./work-slots.js";
 
 export interface IncomingRequest {
   body: Buffer;
@@ -27,6 +28,13 @@ export interface AgentRelayTransportOptions {
   eventsQueue: string;
   /** Requests handled at once: RSA decryption and LDAP writes overlap across them. */
   maxConcurrentRequests: number;
+  /**
+   * Messages the receiver may hold (link credit), from receipt to settlement. A message keeps
+   * its credit while its reply travels and its completion settles, after the work is done; with
+   * credit equal to the work limit, new requests waited at the broker behind those. Default:
+   * twice maxConcurrentRequests.
+   */
+  maxHeldMessages?: number;
   logger: Logger;
 }
 
@@ -42,8 +50,12 @@ export class AgentRelayTransport {
   private readonly replySenders = new Map<string, { sender: ServiceBusSender; batching: BatchingSender }>();
   private eventSender: ServiceBusSender | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly slots: WorkSlots;
+  private closing = false;
 
-  constructor(private readonly o: AgentRelayTransportOptions) {}
+  constructor(private readonly o: AgentRelayTransportOptions) {
+    this.slots = new WorkSlots(o.maxConcurrentRequests);
+  }
 
   start(handler: RequestHandler): void {
     // Envelopes are binary: without skipParsingBodyAsJson the SDK tries JSON.parse on every one.
@@ -56,7 +68,7 @@ export class AgentRelayTransport {
           this.o.logger.warn("relay receive error", { source: args.errorSource, code: (args.error as { code?: string }).code ?? args.error.name });
         },
       },
-      { autoCompleteMessages: false, maxConcurrentCalls: this.o.maxConcurrentRequests },
+      { autoCompleteMessages: false, maxConcurrentCalls: Math.max(this.o.maxHeldMessages ?? 2 * this.o.maxConcurrentRequests, this.o.maxConcurrentRequests) },
     );
   }
 
@@ -73,13 +85,21 @@ export class AgentRelayTransport {
     const messageId = typeof message.messageId === "string" ? message.messageId : String(message.messageId ?? "");
     const body = Buffer.isBuffer(message.body) ? message.body : message.body instanceof Uint8Array ? Buffer.from(message.body) : Buffer.alloc(0);
     let result: HandlerResult;
+    const release = await this.slots.acquire();
     try {
+      if (this.closing) {
+        // Stopping: a request not yet begun goes back to the queue for the next start.
+        await receiver.abandonMessage(message).catch(() => {});
+        return;
+      }
       const claimed = message.applicationProperties?.tenantId;
       result = await handler({ body, messageId, enqueuedAt: message.enqueuedTimeUtc, deliveryCount: message.deliveryCount ?? 0, claimedTenant: typeof claimed === "string" ? claimed : undefined });
     } catch (e) {
       this.o.logger.error("request handling failed", { messageId, error: e instanceof Error ? e.name : "unknown" });
       await receiver.abandonMessage(message).catch(() => {});
       return;
+    } finally {
+      release();
     }
     if (result.deadLetterReason !== undefined) {
       await receiver.deadLetterMessage(message, { deadLetterReason: result.deadLetterReason, deadLetterErrorDescription: "Refused by the agent." }).catch(() => {});
@@ -129,8 +149,12 @@ export class AgentRelayTransport {
     await this.eventSender.sendMessages({ body: event.toString("utf8"), contentType: "application/json", timeToLive: 10 * 60_000, applicationProperties: { tenantId: this.o.tenantId } });
   }
 
-  /** Stops taking requests, lets those in hand finish (reply sent, request settled), then disconnects. */
+  /**
+   * Stops taking requests, lets those in hand finish (reply sent, request settled), gives
+   * those still waiting for a work slot back to the queue, then disconnects.
+   */
   async close(drainMs = 10_000): Promise<void> {
+    this.closing = true;
     await this.subscription?.close().catch(() => {});
     if (this.inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;

@@ -187,6 +187,27 @@ describe("relay over the Service Bus SDK and the local peer", () => {
     await t.close();
   });
 
+  test("the agent works on at most maxConcurrentRequests at once, and every request is still answered", async () => {
+    let running = 0;
+    let most = 0;
+    const t = new AgentRelayTransport({ client: client(), tenantId, tenantQueue: tenantQueueName(tenantId), eventsQueue: "agent-events", maxConcurrentRequests: 2, logger: silentLogger });
+    t.start(async (m): Promise<HandlerResult> => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 30));
+      running -= 1;
+      return { reply: Buffer.from(m.messageId) };
+    });
+    closers.push(() => t.close());
+    const r = new ServiceBusRelayClient<string>({ client: client(), repliesQueue: "replies", instanceId: `instance-${randomUUID()}`, openReply: async (m) => Buffer.from(m.body).toString(), isUntrusted: () => false, logger: silentLogger });
+    closers.push(() => r.close());
+    const ids = Array.from({ length: 8 }, () => randomUUID());
+    const replies = await Promise.all(ids.map((requestId) => r.request({ tenantId, requestId, body: Buffer.from("x"), expiresAt: new Date(Date.now() + 60_000) }, { timeoutMs: 10_000 })));
+    assert.deepEqual(replies, ids);
+    assert.equal(most, 2);
+    await t.close();
+  });
+
   test("the relay recovers after the Service Bus peer restarts", async () => {
     const t = responder(async () => "reply");
     const r = relay();
