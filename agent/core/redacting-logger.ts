@@ -30,12 +30,18 @@ export function redactFields(fields: LogFields | undefined): LogFields | undefin
  * whose names suggest secrets, and values that look like encoded key material, are replaced
  * before they reach the real logger. Messages are expected to be constant texts.
  */
+const redacting = new WeakSet<Logger>();
+
 export function redactingLogger(inner: Logger): Logger {
-  return {
+  // Wrapping twice (the process and the request processor each ask for it) redacts once.
+  if (redacting.has(inner)) return inner;
+  const logger: Logger = {
     info: (message, fields) => inner.info(message, redactFields(fields)),
     warn: (message, fields) => inner.warn(message, redactFields(fields)),
     error: (message, fields) => inner.error(message, redactFields(fields)),
   };
+  redacting.add(logger);
+  return logger;
 }
 
 /** One JSON object per line (for the agent's stdout or a log file); pair with redactingLogger. */

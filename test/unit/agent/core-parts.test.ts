@@ -134,6 +134,15 @@ describe("logging", () => {
     assert.equal(entry.level, "warn");
     assert.equal(lines.join("").includes("Hunter-22"), false);
   });
+
+  test("wrapping a redacting logger again returns it: one redaction pass, still redacting", () => {
+    const lines: string[] = [];
+    const once = redactingLogger(jsonLinesLogger((l) => lines.push(l)));
+    const twice = redactingLogger(once);
+    assert.equal(twice, once);
+    twice.info("x", { password: "Hunter-22" });
+    assert.equal((JSON.parse(lines[0]!) as Record<string, unknown>).password, REDACTED);
+  });
 });
 
 describe("heartbeat policy", () => {
