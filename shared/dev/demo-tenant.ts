@@ -50,7 +50,7 @@ export function loadUsers(count: number): DemoUser[] {
   return Array.from({ length: count }, (_, i) => {
     const n = String(i + 1).padStart(5, "0");
     const hex = (i + 1).toString(16).padStart(12, "0");
-    return { sAMAccountName: `load-${n}`, displayName: `Load User ${n}`, userPrincipalName: `load-${n}@contoso.com`, cloudAnchor: `User_10ad0000-0000-4000-8000-${hex}`, authType: "passwordHashSync", objectGuid: `10ad0000-0000-4a00-8b00-${hex}` };
+    return { sAMAccountName: `load-${n}`, displayName: `Load User N${n}`, userPrincipalName: `load-${n}@contoso.com`, cloudAnchor: `User_10ad0000-0000-4000-8000-${hex}`, authType: "passwordHashSync", objectGuid: `10ad0000-0000-4a00-8b00-${hex}` };
   });
 }
 
