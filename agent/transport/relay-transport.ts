@@ -47,7 +47,7 @@ export interface AgentRelayTransportOptions {
 export class AgentRelayTransport {
   private receiver: ServiceBusReceiver | undefined;
   private subscription: { close(): Promise<void> } | undefined;
-  private readonly replySenders = new Map<string, { sender: ServiceBusSender; batching: BatchingSender }>();
+  private readonly replySenders = new Map<string, BatchingSender>();
   private eventSender: ServiceBusSender | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly slots: WorkSlots;
@@ -135,13 +135,12 @@ export class AgentRelayTransport {
 
   /** Replies ready in the same turn go out as one batch per session. */
   private replySender(queue: string): BatchingSender {
-    let entry = this.replySenders.get(queue);
-    if (entry === undefined) {
-      const sender = this.o.client.createSender(queue);
-      entry = { sender, batching: new BatchingSender(sender) };
-      this.replySenders.set(queue, entry);
+    let sender = this.replySenders.get(queue);
+    if (sender === undefined) {
+      sender = new BatchingSender(this.o.client.createSender(queue));
+      this.replySenders.set(queue, sender);
     }
-    return entry.batching;
+    return sender;
   }
 
   async sendEvent(event: Buffer): Promise<void> {
@@ -162,7 +161,7 @@ export class AgentRelayTransport {
       clearTimeout(timer);
     }
     await this.receiver?.close().catch(() => {});
-    for (const { sender } of this.replySenders.values()) await sender.close().catch(() => {});
+    for (const sender of this.replySenders.values()) await sender.close().catch(() => {});
     await this.eventSender?.close().catch(() => {});
   }
 }

@@ -22,6 +22,11 @@ export class BatchingSender {
 
   constructor(private readonly sender: ServiceBusSender) {}
 
+  /** Closes the underlying sender; messages not yet sent are rejected with its error. */
+  close(): Promise<void> {
+    return this.sender.close();
+  }
+
   send(message: ServiceBusMessage): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ message, resolve, reject });

@@ -1,4 +1,4 @@
-import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusSender, ServiceBusSessionReceiver } from "@azure/service-bus";
+import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusSessionReceiver } from "@azure/service-bus";
 import { AppError } from "../../errors/app-error.js";
 import type { Logger } from "../../ports/logger.port.js";
 import type { LateReplyHandler, RelayClient, RelayClientStats, RelayReplyMessage, RelayRequest, ReplyOpener } from "../../ports/relay-client.port.js";
@@ -39,7 +39,7 @@ const SESSION_LOCK_RENEWAL_MS = 2 ** 31 - 1;
  */
 export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
   private readonly waiters = new Map<string, Waiter<TReply>>();
-  private readonly senders = new Map<string, { sender: ServiceBusSender; batching: BatchingSender }>();
+  private readonly senders = new Map<string, BatchingSender>();
   private readonly counters: RelayClientStats = { sent: 0, repliesMatched: 0, lateReplies: 0, rejectedReplies: 0, timeouts: 0 };
   private receiver: ServiceBusSessionReceiver | undefined;
   private receiverReady: Promise<void> | undefined;
@@ -81,14 +81,13 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
 
   private async send(request: RelayRequest): Promise<void> {
     const queue = tenantQueueName(request.tenantId);
-    let entry = this.senders.get(queue);
-    if (entry === undefined) {
-      const sender = this.o.client.createSender(queue);
-      entry = { sender, batching: new BatchingSender(sender) };
-      this.senders.set(queue, entry);
+    let sender = this.senders.get(queue);
+    if (sender === undefined) {
+      sender = new BatchingSender(this.o.client.createSender(queue));
+      this.senders.set(queue, sender);
     }
     const ttl = Math.max(1000, request.expiresAt.getTime() - Date.now());
-    await entry.batching.send({
+    await sender.send({
       body: Buffer.from(request.body),
       messageId: request.requestId,
       correlationId: request.requestId,
@@ -190,7 +189,7 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
   async close(): Promise<void> {
     this.closed = true;
     await this.receiver?.close().catch(() => {});
-    for (const { sender } of this.senders.values()) await sender.close().catch(() => {});
+    for (const sender of this.senders.values()) await sender.close().catch(() => {});
     this.senders.clear();
   }
 }

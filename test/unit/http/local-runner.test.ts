@@ -42,6 +42,11 @@ function call(method: string, path: string, headers: Record<string, string | str
   });
 }
 
+function assertError(res: { status: number; json: Record<string, unknown> }, status: number, code: string): void {
+  assert.equal(res.status, status);
+  assert.equal((res.json.error as { code: string }).code, code);
+}
+
 describe("local runner: serves registered HTTP functions like the host", () => {
   before(async () => {
     runner = await startLocalRunner({ functions, port: 0, settings: {} });
@@ -70,29 +75,24 @@ describe("local runner: serves registered HTTP functions like the host", () => {
 
   test("unknown routes and methods get the catalog's codes", async () => {
     const missing = await call("GET", "/api/v1/nowhere");
-    assert.equal(missing.status, 404);
-    assert.equal((missing.json.error as { code: string }).code, "NOT_FOUND");
+    assertError(missing, 404, "NOT_FOUND");
     const wrongMethod = await call("DELETE", "/api/v1/things/x/echo");
-    assert.equal(wrongMethod.status, 405);
-    assert.equal((wrongMethod.json.error as { code: string }).code, "METHOD_NOT_ALLOWED");
+    assertError(wrongMethod, 405, "METHOD_NOT_ALLOWED");
   });
 
   test("a route parameter that is not validly percent-encoded is a client error", async () => {
     const res = await call("GET", "/api/v1/things/%E0%A4%A/echo");
-    assert.equal(res.status, 400);
-    assert.equal((res.json.error as { code: string }).code, "INVALID_REQUEST");
+    assertError(res, 400, "INVALID_REQUEST");
   });
 
   test("a body far over the limit is refused without reaching the handler", async () => {
     const res = await call("POST", "/api/v1/things/x/echo", { "Content-Type": "application/json" }, Buffer.alloc(MAX_BODY_BYTES * 4, 0x61));
-    assert.equal(res.status, 413);
-    assert.equal((res.json.error as { code: string }).code, "PAYLOAD_TOO_LARGE");
+    assertError(res, 413, "PAYLOAD_TOO_LARGE");
   });
 
   test("a handler that throws becomes INTERNAL_ERROR, without its message", async () => {
     const res = await call("GET", "/api/v1/boom");
-    assert.equal(res.status, 500);
-    assert.equal((res.json.error as { code: string }).code, "INTERNAL_ERROR");
+    assertError(res, 500, "INTERNAL_ERROR");
     assert.doesNotMatch(JSON.stringify(res.json), /secret-ish/);
   });
 });
