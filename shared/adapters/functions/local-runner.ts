@@ -3,8 +3,10 @@ import { randomUUID } from "node:crypto";
 import { errorResult, type HttpResult } from "../../http/responses.js";
 import { AppError } from "../../errors/app-error.js";
 import { MAX_BODY_BYTES, type HttpRequestLike } from "../../http/pipeline.js";
-import { nextOccurrence } from "./ncrontab.js";
+import { nextOccurrence, parseSchedule } from "./ncrontab.js";
 import type { FunctionDefinition, HttpFunctionDefinition, ServiceBusQueueFunctionDefinition } from "./registry.js";
+
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Feeds a queue-triggered function from a queue (the Service Bus adapter provides one). */
 export interface QueueTriggerSource {
@@ -119,6 +121,8 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
   const log = options.log ?? (() => {});
   const routes = options.functions.filter((f): f is HttpFunctionDefinition => f.kind === "http").map((f) => compile(f, prefix));
   const closers: (() => Promise<void>)[] = [];
+  // Parsed up front: a bad schedule stops the runner before it listens, not at its first firing.
+  const schedules = new Map(options.functions.flatMap((f) => (f.kind === "timer" ? [[f.name, parseSchedule(f.schedule)] as const] : [])));
 
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -178,14 +182,21 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
   for (const f of options.functions) {
     if (f.kind === "timer") {
       let timer: NodeJS.Timeout | undefined;
+      const schedule = schedules.get(f.name) ?? parseSchedule(f.schedule);
       const arm = () => {
-        const delay = Math.min(nextOccurrence(f.schedule, new Date()).getTime() - Date.now(), 2 ** 31 - 1);
-        timer = setTimeout(() => {
-          f.handler()
-            .catch(() => log(`timer ${f.name} failed`))
-            .finally(arm);
-        }, delay);
-        timer.unref();
+        const due = nextOccurrence(schedule, new Date()).getTime();
+        const wait = () => {
+          const delay = due - Date.now();
+          // setTimeout caps at ~24.8 days: wait again rather than fire a monthly timer early.
+          const fire = () => {
+            f.handler()
+              .catch(() => log(`timer ${f.name} failed`))
+              .finally(arm);
+          };
+          timer = setTimeout(delay > MAX_TIMEOUT_MS ? wait : fire, Math.min(Math.max(delay, 0), MAX_TIMEOUT_MS));
+          timer.unref();
+        };
+        wait();
       };
       arm();
       closers.push(async () => clearTimeout(timer));
