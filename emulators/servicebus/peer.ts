@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type { Server, Socket } from "node:net";
 import type { PeerConfig, PolicyDef, QueueDef, Right } from "./config.js";
+import { bareMessageOffset, withBareMessage } from "./bare-message.js";
 import { Queue, type AmqpMessage, type StoredMessage } from "./queue.js";
 import { allows, entityOf, SasError, verifySasToken, type Grant } from "./sas.js";
 
@@ -20,7 +21,8 @@ interface Link {
 }
 type Receiver = Link;
 interface Sender extends Link {
-  send(message: unknown, tag?: Buffer): unknown;
+  /** With a format, `message` is the encoded payload, sent as is. */
+  send(message: unknown, tag?: Buffer, format?: number): unknown;
   sendable(): boolean;
   set_drained(drained: boolean): void;
 }
@@ -89,6 +91,8 @@ export interface PeerStats {
   /** Message transfers received: a batch is one transfer carrying many messages. */
   transfersReceived: number;
   messagesDelivered: number;
+  /** Deliveries whose bare message went out as the sender encoded it (batched sends). */
+  deliveredAsReceived: number;
   putTokens: number;
   refusedTokens: number;
   refusedLinks: number;
@@ -152,7 +156,7 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
   const grants = new WeakMap<Connection, Grant[]>();
   const receivers = new Set<ReceiverLink>();
   const connections = new Set<Connection>();
-  const counters: PeerStats = { connections: 0, messagesSent: 0, transfersReceived: 0, messagesDelivered: 0, putTokens: 0, refusedTokens: 0, refusedLinks: 0 };
+  const counters: PeerStats = { connections: 0, messagesSent: 0, transfersReceived: 0, messagesDelivered: 0, deliveredAsReceived: 0, putTokens: 0, refusedTokens: 0, refusedLinks: 0 };
   const addQueue = (def: QueueDef) => queues.set(def.name.toLowerCase(), new Queue(def));
   for (const q of options.config.queues) addQueue(q);
 
@@ -202,6 +206,17 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
       link.tokens.add(token);
       annotations["x-opt-locked-until"] = new Date(m.lockedUntil);
       tag = Buffer.from(token, "hex");
+    }
+    if (m.bare !== undefined && m.deadLetterReason === undefined) {
+      // Only the header and annotations are the broker's to write; the bare message goes as received.
+      const { durable, priority, ttl, first_acquirer, delivery_annotations } = m.message;
+      const payload = withBareMessage(rhea.message.encode({ durable, priority, ttl, first_acquirer, delivery_count: m.failedDeliveries, delivery_annotations, message_annotations: annotations }), m.bare);
+      if (payload !== undefined) {
+        link.sender.send(payload, tag, 0);
+        counters.messagesDelivered += 1;
+        counters.deliveredAsReceived += 1;
+        return;
+      }
     }
     const out: AmqpMessage = { ...m.message, message_annotations: annotations, delivery_count: m.failedDeliveries };
     if (m.deadLetterReason !== undefined) {
@@ -458,7 +473,12 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
       const envelope = (Buffer.isBuffer(msg) ? rhea.message.decode(msg) : msg) as Message;
       const body = envelope.body as { content?: unknown } | undefined;
       const parts = Array.isArray(body?.content) ? body.content : body?.content === undefined ? [] : [body.content];
-      for (const part of parts) queue.enqueue(rhea.message.decode(part as Buffer) as unknown as AmqpMessage, now);
+      for (const part of parts) {
+        const encoded = part as Buffer;
+        const bareAt = bareMessageOffset(encoded);
+        // A copy: a view would keep the whole batch's buffer alive while this message waits.
+        queue.enqueue(rhea.message.decode(encoded) as unknown as AmqpMessage, now, undefined, bareAt === undefined ? undefined : Buffer.from(encoded.subarray(bareAt)));
+      }
       counters.messagesSent += parts.length;
     } else {
       queue.enqueue(msg as unknown as AmqpMessage, now);

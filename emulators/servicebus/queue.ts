@@ -14,6 +14,8 @@ export type AmqpMessage = Record<string, unknown> & {
 export interface StoredMessage {
   sequenceNumber: number;
   message: AmqpMessage;
+  /** The bare message (properties onward) as the sender encoded it, when the peer kept it. */
+  bare?: Buffer | undefined;
   enqueuedAt: number;
   expiresAt: number;
   sessionId: string | undefined;
@@ -56,12 +58,17 @@ export class Queue {
     this.deadLetter = isDeadLetter ? undefined : new Queue({ name: `${def.name}/$deadletterqueue`, lockDuration: def.lockDuration }, true);
   }
 
-  enqueue(message: AmqpMessage, now: number, carried?: Partial<StoredMessage>): StoredMessage {
-    if (message.message_id === undefined || message.message_id === null) message.message_id = randomUUID().replace(/-/g, "");
+  enqueue(message: AmqpMessage, now: number, carried?: Partial<StoredMessage>, bare?: Buffer): StoredMessage {
+    if (message.message_id === undefined || message.message_id === null) {
+      message.message_id = randomUUID().replace(/-/g, "");
+      // The properties changed: the sender's bytes no longer describe the message.
+      bare = undefined;
+    }
     const ttl = typeof message.ttl === "number" && message.ttl > 0 ? Math.min(message.ttl, this.ttlMs) : this.ttlMs;
     const stored: StoredMessage = {
       sequenceNumber: ++this.sequence,
       message,
+      bare,
       enqueuedAt: carried?.enqueuedAt ?? now,
       // Like Service Bus: expiry is the broker's enqueued time + TTL. The sender's
       // absolute-expiry-time is computed from the sender's clock and is not interpreted,
