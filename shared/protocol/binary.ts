@@ -1,34 +1,39 @@
-/** A tiny length-prefixed binary codec: the envelope must stay under 1 KiB, so no JSON. */
-export class BinaryWriter {
-  private readonly chunks: Buffer[] = [];
+type Field = { kind: "uint"; value: number; width: 1 | 2 | 4 | 6 } | { kind: "bytes"; value: Uint8Array };
 
-  u8(value: number): this {
-    const b = Buffer.alloc(1);
-    b.writeUInt8(value);
-    this.chunks.push(b);
+/**
+ * A tiny length-prefixed binary codec: the envelope must stay under 1 KiB, so no JSON.
+ *
+ * Fields are written into one buffer of the exact size at `toBuffer()`: the writer keeps
+ * references, not copies, so a password written into it exists only in the caller's buffer
+ * and in the output, which the caller zeroes. (Do not change a referenced buffer before
+ * `toBuffer()`.)
+ */
+export class BinaryWriter {
+  private readonly fields: Field[] = [];
+  private length = 0;
+
+  private uint(value: number, width: 1 | 2 | 4 | 6): this {
+    if (!Number.isInteger(value) || value < 0 || value >= 2 ** (8 * width)) throw new RangeError(`value out of range for ${width} bytes`);
+    this.fields.push({ kind: "uint", value, width });
+    this.length += width;
     return this;
+  }
+  u8(value: number): this {
+    return this.uint(value, 1);
   }
   u16(value: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16BE(value);
-    this.chunks.push(b);
-    return this;
+    return this.uint(value, 2);
   }
   u32(value: number): this {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(value);
-    this.chunks.push(b);
-    return this;
+    return this.uint(value, 4);
   }
   /** Milliseconds since the epoch; 48 bits last until the year 10889. */
   time(value: Date): this {
-    const b = Buffer.alloc(6);
-    b.writeUIntBE(value.getTime(), 0, 6);
-    this.chunks.push(b);
-    return this;
+    return this.uint(value.getTime(), 6);
   }
   raw(bytes: Uint8Array): this {
-    this.chunks.push(Buffer.from(bytes));
+    this.fields.push({ kind: "bytes", value: bytes });
+    this.length += bytes.length;
     return this;
   }
   bytes8(bytes: Uint8Array): this {
@@ -43,7 +48,18 @@ export class BinaryWriter {
     return this.bytes8(Buffer.from(value, "utf8"));
   }
   toBuffer(): Buffer {
-    return Buffer.concat(this.chunks);
+    const out = Buffer.alloc(this.length);
+    let at = 0;
+    for (const f of this.fields) {
+      if (f.kind === "bytes") {
+        out.set(f.value, at);
+        at += f.value.length;
+      } else {
+        out.writeUIntBE(f.value, at, f.width);
+        at += f.width;
+      }
+    }
+    return out;
   }
 }
 
@@ -61,17 +77,23 @@ export class BinaryReader {
     this.offset += length;
     return slice;
   }
+  private uint(width: 1 | 2 | 4 | 6): number {
+    if (this.offset + width > this.buffer.length) throw new TruncatedError("message truncated");
+    const value = this.buffer.readUIntBE(this.offset, width);
+    this.offset += width;
+    return value;
+  }
   u8(): number {
-    return this.take(1).readUInt8(0);
+    return this.uint(1);
   }
   u16(): number {
-    return this.take(2).readUInt16BE(0);
+    return this.uint(2);
   }
   u32(): number {
-    return this.take(4).readUInt32BE(0);
+    return this.uint(4);
   }
   time(): Date {
-    return new Date(this.take(6).readUIntBE(0, 6));
+    return new Date(this.uint(6));
   }
   raw(length: number): Buffer {
     return this.take(length);
