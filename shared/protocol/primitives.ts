@@ -21,12 +21,18 @@ export function aesGcmOpen(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, 
   if (sealed.length < GCM_TAG_BYTES) throw new DecryptionError("sealed data too short");
   const body = sealed.subarray(0, sealed.length - GCM_TAG_BYTES);
   const tag = sealed.subarray(sealed.length - GCM_TAG_BYTES);
+  let plaintext: Buffer | undefined;
   try {
     const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: GCM_TAG_BYTES });
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(body), decipher.final()]);
+    // GCM has no padding: update() yields all of it and final() only checks the tag. One
+    // buffer, not a concatenated copy, so the plaintext (passwords) exists once and is zeroed.
+    plaintext = decipher.update(body);
+    decipher.final();
+    return plaintext;
   } catch {
+    plaintext?.fill(0);
     throw new DecryptionError("authentication failed");
   }
 }
