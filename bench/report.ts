@@ -1,5 +1,5 @@
 import type { ColdStart } from "./measure-cold-start.js";
-import type { CryptoCeiling } from "./measure-crypto.js";
+import type { CryptoCeiling, CryptoCeilingSample } from "./measure-crypto.js";
 import type { LatencyLevel, MemorySample } from "./measure-end-to-end.js";
 import type { MessageSizes } from "./measure-sizes.js";
 
@@ -7,7 +7,7 @@ export interface BenchResults {
   when: string;
   mode: string;
   machine: { node: string; cores: number; cpu: string };
-  crypto: CryptoCeiling;
+  crypto: CryptoCeiling & { samples: CryptoCeilingSample[] };
   sizes: MessageSizes;
   coldImport: ColdStart | undefined;
   /** The relay alone with an agent that answers at once: two Service Bus hops, same SDK, peer and process layout. */
@@ -156,7 +156,7 @@ export function renderMarkdown(r: BenchResults, verdicts: Verdict[]): string {
     "",
     "## Ceiling, sizes, calls, start, memory",
     "",
-    `- RSA-2048 OAEP-SHA256 on one core: ${r.crypto.rsaDecryptsPerSecond} private decrypts/s, ${r.crypto.rsaEncryptsPerSecond} public encrypts/s.`,
+    `- RSA-2048 OAEP-SHA256 on one core: ${r.crypto.rsaDecryptsPerSecond} private decrypts/s, ${r.crypto.rsaEncryptsPerSecond} public encrypts/s: the median of ${r.crypto.samples.length} samples taken during the run (${r.crypto.samples.map((s) => `${s.when}: ${s.rsaDecryptsPerSecond}/s and ${s.rsaEncryptsPerSecond}/s`).join("; ")}). The decrypt figure is the ceiling every "% of the decrypt ceiling" refers to.`,
     `- Largest bodies over ${r.sizes.samples} random users and passwords up to 256 characters: reset ${r.sizes.maxRequestBytes.reset} B, change ${r.sizes.maxRequestBytes.change} B, unlock ${r.sizes.maxRequestBytes.unlock} B, reply ${r.sizes.maxReplyBytes} B.`,
     `- Per 1,000 requests: ${r.perThousandRequests.keyVaultGets} Key Vault GETs, ${r.perThousandRequests.tableCalls} Table storage calls.`,
     `- Cold import of the compiled function app: median ${r.coldImport?.medianMs ?? "?"} ms (${r.coldImport?.samplesMs.join(", ") ?? "-"}); the first invocation then loads the Azure adapters: median ${r.coldImport?.firstInvocationWiringMedianMs ?? "?"} ms.`,

@@ -11,7 +11,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { startLocalStack } from "../shared/dev/local-stack.js";
 import { measureColdImport } from "./measure-cold-start.js";
-import { measureCryptoCeiling } from "./measure-crypto.js";
+import { measureCryptoCeiling, medianCeiling, type CryptoCeilingSample } from "./measure-crypto.js";
 import { cpuProbe, memorySample, remoteLoad, type LatencyLevel, type MemorySample } from "./measure-end-to-end.js";
 import { measureRelayCeiling } from "./measure-relay-ceiling.js";
 import { measureMessageSizes } from "./measure-sizes.js";
@@ -28,8 +28,13 @@ const root = new URL("..", import.meta.url);
 const log = (s: string) => console.log(`[bench] ${s}`);
 
 log(`mode ${quick ? "quick" : "full"}, node ${process.version}, ${cpus().length} cores`);
-const crypto = measureCryptoCeiling(profile.cryptoSeconds);
-log(`RSA-2048 OAEP: ${crypto.rsaDecryptsPerSecond} decrypts/s, ${crypto.rsaEncryptsPerSecond} encrypts/s`);
+const cryptoSamples: CryptoCeilingSample[] = [];
+const sampleCeiling = (when: string) => {
+  const sample = { when, ...measureCryptoCeiling(profile.cryptoSeconds) };
+  cryptoSamples.push(sample);
+  log(`RSA-2048 OAEP (${when}): ${sample.rsaDecryptsPerSecond} decrypts/s, ${sample.rsaEncryptsPerSecond} encrypts/s`);
+};
+sampleCeiling("start");
 const sizes = measureMessageSizes(profile.sizeSamples);
 log(`largest bodies: ${JSON.stringify(sizes.maxRequestBytes)} request, ${sizes.maxReplyBytes} reply`);
 
@@ -45,7 +50,7 @@ log(`cold import: ${coldImport?.medianMs ?? "build failed"} ms (then ${coldImpor
  * Memory growth is followed on the Azurite run: in-memory stores keep every record by design.
  */
 
-async function runStack(tables: "memory" | "azurite", followMemory: boolean, layout: { serviceBusPeer: "in-process" | "own-process"; levels: [number, number][] }) {
+async function runStack(tables: "memory" | "azurite", followMemory: boolean, layout: { serviceBusPeer: "in-process" | "own-process"; levels: [number, number][]; sampleCeilingAround50?: boolean }) {
   const stack = await startLocalStack({ ports: "free", quiet: true, retainLogs: false, tables, loadUsers: profile.users, agentConcurrency: 64, rateLimitMaxOperations: 1_000_000, heartbeatIntervalSeconds: 300, serviceBusPeer: layout.serviceBusPeer });
   // The clients in a process of their own, as in a deployment: not on the function app's event loop.
   const load = remoteLoad({ apiBase: stack.apiBase, tenantId: stack.tenantId, operateToken: stack.operateToken, users: profile.users });
@@ -61,9 +66,17 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean, lay
     let done = 0;
     for (const [concurrency, requests] of layout.levels) {
       const self = layout.serviceBusPeer === "in-process" ? "function app + Service Bus and Key Vault peers" : "function app + Key Vault peer";
+      // The judged level: a ceiling sample on either side of it (the stack is idle meanwhile).
+      const sampleAround = layout.sampleCeilingAround50 === true && concurrency === 50;
+      if (sampleAround) sampleCeiling("before concurrency 50");
       const cpu = cpuProbe(() => stack.agent.pid(), self, "agent", { [load.pid ?? -1]: "load generator" });
       const level = { ...(await load.level(concurrency, requests)) };
       level.cpuPercent = cpu();
+      if (sampleAround) {
+        // Let the agent and the load generator go idle first (measured: 0–4 % of a core then).
+        await new Promise((r) => setTimeout(r, 500));
+        sampleCeiling("after concurrency 50");
+      }
       levels.push(level);
       done += requests;
       if (followMemory) memory.push(memorySample(stack, done));
@@ -94,12 +107,14 @@ const ceiling = await measureRelayCeiling(profile.ceilingLevels as [number, numb
 for (const l of ceiling) log(`relay alone (echo agent), concurrency ${l.concurrency}: p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, ${l.throughputPerSecond}/s, CPU % of a core ${JSON.stringify(l.cpuPercent)}`);
 // As `npm start` runs it (Service Bus peer in the function app's process); the clients apart.
 const levels = profile.levels as [number, number][];
-const relayPath = await runStack("memory", false, { serviceBusPeer: "in-process", levels });
+const relayPath = await runStack("memory", false, { serviceBusPeer: "in-process", levels, sampleCeilingAround50: true });
 const withAzurite = await runStack("azurite", true, { serviceBusPeer: "in-process", levels: profile.azuriteLevels as [number, number][] });
 // Full runs: concurrency 50 again with the peer in a process of its own, so the CPU each part
 // spends per reset (function app, peer, agent, load generator) can be read apart.
 const cpuSplit = quick ? undefined : (await runStack("memory", false, { serviceBusPeer: "own-process", levels: [[50, 4000]] })).levels[0];
 if (cpuSplit !== undefined) log(`peer in its own process, concurrency 50: ${cpuSplit.throughputPerSecond}/s, CPU % of a core ${JSON.stringify(cpuSplit.cpuPercent)}`);
+const crypto = medianCeiling(cryptoSamples);
+log(`RSA-2048 OAEP ceiling (median of ${cryptoSamples.length} samples): ${crypto.rsaDecryptsPerSecond} decrypts/s`);
 const perThousand = (n: number, of: number) => Math.round((n / Math.max(1, of)) * 1000 * 100) / 100;
 
 const results = {
