@@ -2,9 +2,16 @@ import { z } from "zod";
 import { AUTH_TYPES } from "../domain/user-types.js";
 import { CHANNELS, INITIATOR_KINDS } from "../protocol/envelope.js";
 
-/** Lone UTF-16 surrogates would be silently replaced when encoded: refuse them. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+// Whole-string patterns (zod string checks) rather than refine(): in zod 3 each refine() wraps
+// the schema in an effect that cost ~5–8 µs per parse here, most of a reset body's ~35 µs.
+// Lone UTF-16 surrogates would be silently replaced when encoded: refuse them. Each pattern
+// walks the string once: any allowed code unit, or a high surrogate followed by a low one.
+/** No lone surrogate, no NUL. */
+const PASSWORD_TEXT = /^(?:[^\u0000\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
+/** No lone surrogate, no control character. */
+const PLAIN_TEXT = /^(?:[^\u0000-\u001f\u007f\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
+/** No lone surrogate. */
+const WELL_FORMED = /^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
 
 export const MAX_PASSWORD_CHARS = 256;
 /** What the 1 KiB envelope leaves for passwords once the rest is at its maximum. */
@@ -14,8 +21,7 @@ const password = z
   .string()
   .min(1)
   .max(MAX_PASSWORD_CHARS)
-  .refine((v) => !LONE_SURROGATE.test(v), "invalid Unicode")
-  .refine((v) => !v.includes("\u0000"), "contains NUL");
+  .regex(PASSWORD_TEXT, "invalid Unicode or NUL");
 
 export const userSchema = z
   .object({
@@ -23,13 +29,13 @@ export const userSchema = z
       .string()
       .min(1)
       .max(64)
-      .refine((v) => !CONTROL_CHARS.test(v) && !LONE_SURROGATE.test(v), "invalid characters"),
+      .regex(PLAIN_TEXT, "invalid characters"),
     userPrincipalName: z
       .string()
       .min(3)
       .max(113)
       .regex(/^[^@\s]+@[^@\s]+$/, "not a user principal name")
-      .refine((v) => !LONE_SURROGATE.test(v), "invalid Unicode"),
+      .regex(WELL_FORMED, "invalid Unicode"),
     authType: z.enum(AUTH_TYPES),
   })
   .strict();
