@@ -21,16 +21,17 @@ export function uuidToBytes(value: string): Buffer {
   if (value.length !== 36) throw new RangeError("not a UUID");
   const out = Buffer.alloc(16);
   let j = 0;
-  for (let i = 0; i < 36; i += 2) {
+  for (let i = 0; i < 36; ) {
     if (i === 8 || i === 13 || i === 18 || i === 23) {
       if (value.charCodeAt(i) !== DASH) throw new RangeError("not a UUID");
-      i -= 1; // the next pair starts right after the dash
+      i += 1;
       continue;
     }
     const hi = HEX_VALUE[value.charCodeAt(i)] ?? -1;
     const lo = HEX_VALUE[value.charCodeAt(i + 1)] ?? -1;
     if (hi < 0 || lo < 0) throw new RangeError("not a UUID");
     out[j++] = (hi << 4) | lo;
+    i += 2;
   }
   return out;
 }

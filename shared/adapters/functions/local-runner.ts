@@ -122,7 +122,7 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
   const routes = options.functions.filter((f): f is HttpFunctionDefinition => f.kind === "http").map((f) => compile(f, prefix));
   const closers: (() => Promise<void>)[] = [];
   // Parsed up front: a bad schedule stops the runner before it listens, not at its first firing.
-  const schedules = new Map(options.functions.flatMap((f) => (f.kind === "timer" ? [[f.name, parseSchedule(f.schedule)] as const] : [])));
+  const schedules = new Map(options.functions.flatMap((f) => (f.kind === "timer" ? [[f, parseSchedule(f.schedule)] as const] : [])));
 
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -179,28 +179,25 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : 0;
 
+  for (const [f, schedule] of schedules) {
+    let timer: NodeJS.Timeout | undefined;
+    const fire = () => {
+      f.handler()
+        .catch(() => log(`timer ${f.name} failed`))
+        .finally(arm);
+    };
+    // setTimeout caps at ~24.8 days: a later run waits in steps rather than firing early.
+    const waitUntil = (due: number) => {
+      const delay = Math.max(due - Date.now(), 0);
+      timer = setTimeout(delay > MAX_TIMEOUT_MS ? () => waitUntil(due) : fire, Math.min(delay, MAX_TIMEOUT_MS));
+      timer.unref();
+    };
+    const arm = () => waitUntil(nextOccurrence(schedule, new Date()).getTime());
+    arm();
+    closers.push(async () => clearTimeout(timer));
+  }
   for (const f of options.functions) {
-    if (f.kind === "timer") {
-      let timer: NodeJS.Timeout | undefined;
-      const schedule = schedules.get(f.name) ?? parseSchedule(f.schedule);
-      const arm = () => {
-        const due = nextOccurrence(schedule, new Date()).getTime();
-        const wait = () => {
-          const delay = due - Date.now();
-          // setTimeout caps at ~24.8 days: wait again rather than fire a monthly timer early.
-          const fire = () => {
-            f.handler()
-              .catch(() => log(`timer ${f.name} failed`))
-              .finally(arm);
-          };
-          timer = setTimeout(delay > MAX_TIMEOUT_MS ? wait : fire, Math.min(Math.max(delay, 0), MAX_TIMEOUT_MS));
-          timer.unref();
-        };
-        wait();
-      };
-      arm();
-      closers.push(async () => clearTimeout(timer));
-    } else if (f.kind === "serviceBusQueue" && options.queueTriggers !== undefined) {
+    if (f.kind === "serviceBusQueue" && options.queueTriggers !== undefined) {
       const subscription = await options.queueTriggers.subscribe(resolveSetting(f.queueName, options.settings), f.handler);
       closers.push(() => subscription.close());
     }

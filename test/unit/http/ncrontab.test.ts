@@ -47,6 +47,18 @@ describe("NCRONTAB schedules in the local runner", () => {
     assert.throws(() => nextOccurrence("0 0 0 30 2 *", new Date()), (e: unknown) => e instanceof ScheduleError && /never fires/.test(e.message));
   });
 
+  test("the runner fires a timer on its schedule, again after each run, and not after close", async () => {
+    let runs = 0;
+    const runner = await startLocalRunner({ port: 0, settings: {}, functions: [{ kind: "timer", name: "tick", schedule: "* * * * * *", handler: async () => void (runs += 1) }] });
+    const deadline = Date.now() + 5000;
+    while (runs < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await runner.close();
+    assert.ok(runs >= 2, `fired ${runs} times`);
+    const after = runs;
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(runs, after);
+  });
+
   test("the runner refuses a timer with a bad schedule before it listens", async () => {
     await assert.rejects(
       startLocalRunner({ port: 0, settings: {}, functions: [{ kind: "timer", name: "bad", schedule: "0 0 25 * * *", handler: async () => {} }] }),
