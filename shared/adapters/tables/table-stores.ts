@@ -256,33 +256,62 @@ function parseAttempts(json: string): number[] {
   return Array.isArray(parsed) ? parsed.filter((t): t is number => typeof t === "number") : [];
 }
 
+/** Rows written before write ids were kept have none. */
+function parseWriteIds(json: string | undefined): string[] {
+  if (json === undefined) return [];
+  const parsed: unknown = JSON.parse(json);
+  return Array.isArray(parsed) ? parsed.filter((id): id is string => typeof id === "string") : [];
+}
+
+/** How many recent write ids a rate-limit row keeps: far more than race within one retry loop. */
+const RATE_LIMIT_WRITE_HISTORY = 16;
+
+interface RateLimitRow extends RateLimitSnapshot {
+  /** Ids of the latest writes, each carried forward by the next writer. */
+  writes: string[];
+}
+
 export class TableRateLimiter implements RateLimiter {
   constructor(
     private readonly t: LazyTable,
     private readonly o: RateLimitOptions,
   ) {}
 
-  async read(tenantId: string, subject: string): Promise<RateLimitSnapshot> {
+  /** The row as a snapshot; it carries the write ids, which consume() needs from it. */
+  read(tenantId: string, subject: string): Promise<RateLimitSnapshot> {
+    return this.readRow(tenantId, subject);
+  }
+
+  private async readRow(tenantId: string, subject: string): Promise<RateLimitRow> {
     try {
-      const e = await this.t.run((c) => c.getEntity<{ attempts: string }>(tenantId, rowKeyOf(subject)));
-      return { attempts: parseAttempts(e.attempts), version: e.etag };
+      const e = await this.t.run((c) => c.getEntity<{ attempts: string; writes?: string }>(tenantId, rowKeyOf(subject)));
+      return { attempts: parseAttempts(e.attempts), version: e.etag, writes: parseWriteIds(e.writes) };
     } catch (e) {
       if (statusOf(e) !== 404) throw e;
-      return { attempts: [], version: undefined };
+      return { attempts: [], version: undefined, writes: [] };
     }
   }
 
   async consume(tenantId: string, subject: string, now: Date, snapshot?: RateLimitSnapshot): Promise<RateLimitDecision> {
     const rowKey = rowKeyOf(subject);
-    let given = snapshot;
+    // Names this attempt's write. A write whose answer was lost is retried by the SDK and then
+    // refused (412/409) because it already landed: finding the id stored (or carried forward by
+    // a later writer) tells that apart from losing a race, so the attempt counts once.
+    const writeId = randomUUID();
+    let wrote = false;
+    // A snapshot from elsewhere lacks the write ids, which the next write must carry on: read afresh.
+    let given: RateLimitRow | undefined = snapshot !== undefined && isRateLimitRow(snapshot) ? snapshot : undefined;
     return retryOnConflict(async () => {
-      const seen = given ?? (await this.read(tenantId, subject));
+      const seen = given ?? (await this.readRow(tenantId, subject));
       given = undefined; // a retry always reads afresh
+      if (wrote && seen.writes.includes(writeId)) return counted(seen.attempts, now.getTime(), this.o);
       // Denials are decided on the snapshot too: a stale one can only hold fewer attempts than stored.
       const { decision, kept } = decide(seen.attempts, now.getTime(), this.o);
       if (!decision.allowed) return decision;
-      const entity = { partitionKey: tenantId, rowKey, attempts: JSON.stringify(kept) };
+      const writes = [...seen.writes, writeId].slice(-RATE_LIMIT_WRITE_HISTORY);
+      const entity = { partitionKey: tenantId, rowKey, attempts: JSON.stringify(kept), writes: JSON.stringify(writes) };
       try {
+        wrote = true;
         // The ETag makes two instances racing for the last slot: only one write wins.
         const version = seen.version;
         if (version === undefined) await this.t.run((c) => c.createEntity(entity));
@@ -294,6 +323,16 @@ export class TableRateLimiter implements RateLimiter {
       return decision;
     });
   }
+}
+
+function isRateLimitRow(snapshot: RateLimitSnapshot): snapshot is RateLimitRow {
+  return Array.isArray((snapshot as Partial<RateLimitRow>).writes);
+}
+
+/** The decision for an attempt already stored: allowed, with what the window has left. */
+function counted(attempts: readonly number[], now: number, o: RateLimitOptions): RateLimitDecision {
+  const inWindow = attempts.filter((t) => now - t < o.windowSeconds * 1000).length;
+  return { allowed: true, retryAfterSeconds: 0, remaining: Math.max(0, o.maxOperations - inWindow) };
 }
 
 export class TableAuditLog implements AuditLog {

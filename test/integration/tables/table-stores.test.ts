@@ -4,7 +4,7 @@ import { after, test } from "node:test";
 import { RestError, type TableClient } from "@azure/data-tables";
 import { createTableStores } from "../../../shared/adapters/tables/create-table-stores.js";
 import { LazyTable } from "../../../shared/adapters/tables/table-client.js";
-import { TableAuditLog, TableOperationStore } from "../../../shared/adapters/tables/table-stores.js";
+import { TableAuditLog, TableOperationStore, TableRateLimiter } from "../../../shared/adapters/tables/table-stores.js";
 import { startAzurite, tableConnectionString } from "../../support/azurite.js";
 import { storeContract } from "../../support/contracts/stores.contract.js";
 
@@ -43,18 +43,28 @@ test("an adapter survives an Azurite restart (tables recreated) and reports outa
   }
 });
 
-// What the SDK's retry does when Azure applied the insert but the response never arrived.
+// What the SDK's retry does when Azure applied the write but the response never arrived: the
+// retried insert meets the row (409), the retried conditional replace meets a new ETag (412).
 class AnswerLostOnce extends LazyTable {
   lost = false;
+  constructor(
+    connection: ConstructorParameters<typeof LazyTable>[0],
+    tableName: string,
+    private readonly method: "createEntity" | "updateEntity" = "createEntity",
+  ) {
+    super(connection, tableName);
+  }
+
   override run<T>(operation: (client: TableClient) => Promise<T>): Promise<T> {
     return super.run((client) => {
       const view = new Proxy(client, {
         get: (target, key) => {
-          if (key === "createEntity" && !this.lost) {
-            return async (...args: Parameters<TableClient["createEntity"]>) => {
+          if (key === this.method && !this.lost) {
+            return async (...args: unknown[]) => {
               this.lost = true;
-              await target.createEntity(...args);
-              throw new RestError("The specified entity already exists.", { statusCode: 409 });
+              await (target[this.method] as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+              if (this.method === "createEntity") throw new RestError("The specified entity already exists.", { statusCode: 409 });
+              throw new RestError("The update condition specified in the request was not satisfied.", { statusCode: 412 });
             };
           }
           const value = Reflect.get(target, key) as unknown;
@@ -92,4 +102,34 @@ test("an audit row whose insert answer was lost is written once, without an erro
   const rows = await audit.list(tenantId, 10);
   assert.equal(rows.length, 1);
   assert.equal(rows[0]?.requestId, requestId);
+});
+
+test("a rate-limit attempt whose write answer was lost counts once, on a new row and on an existing one", async () => {
+  const limits = { maxOperations: 5, windowSeconds: 3600 };
+  const tenantId = randomUUID();
+  const now = new Date();
+
+  const inserting = new AnswerLostOnce({ connectionString: peer.connectionString }, `N${suffix}`, "createEntity");
+  const first = await new TableRateLimiter(inserting, limits).consume(tenantId, "User/new", now);
+  assert.equal(inserting.lost, true, "the insert's answer was lost");
+  assert.deepEqual(first, { allowed: true, retryAfterSeconds: 0, remaining: 4 });
+  assert.equal((await new TableRateLimiter(inserting, limits).read(tenantId, "User/new")).attempts.length, 1);
+
+  const replacing = new AnswerLostOnce({ connectionString: peer.connectionString }, `N${suffix}`, "updateEntity");
+  const limiter = new TableRateLimiter(replacing, limits);
+  const second = await limiter.consume(tenantId, "User/new", now, await limiter.read(tenantId, "User/new"));
+  assert.equal(replacing.lost, true, "the replace's answer was lost");
+  assert.deepEqual(second, { allowed: true, retryAfterSeconds: 0, remaining: 3 });
+  assert.equal((await limiter.read(tenantId, "User/new")).attempts.length, 2);
+});
+
+test("a rate-limit row written before write ids were kept still counts and limits", async () => {
+  const table = new LazyTable({ connectionString: peer.connectionString }, `N${suffix}`);
+  const limiter = new TableRateLimiter(table, { maxOperations: 2, windowSeconds: 3600 });
+  const tenantId = randomUUID();
+  const now = Date.now();
+  await table.run((c) => c.createEntity({ partitionKey: tenantId, rowKey: "User_old", attempts: JSON.stringify([now - 1000]) }));
+  assert.equal((await limiter.consume(tenantId, "User_old", new Date(now))).allowed, true);
+  assert.equal((await limiter.consume(tenantId, "User_old", new Date(now))).allowed, false);
+  assert.deepEqual((await limiter.read(tenantId, "User_old")).attempts, [now - 1000, now]);
 });
