@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { decide, type RateLimitOptions } from "../memory/memory-rate-limiter.js";
+import { decide, inWindow, type RateLimitOptions } from "../memory/memory-rate-limiter.js";
 import type { AgentHeartbeat, AgentHeartbeatStore } from "../../ports/agent-heartbeat-store.port.js";
 import type { AuditLog, AuditRow } from "../../ports/audit-log.port.js";
 import type { BegunOperation, OperationRecord, OperationStore } from "../../ports/operation-store.port.js";
@@ -331,8 +331,7 @@ function isRateLimitRow(snapshot: RateLimitSnapshot): snapshot is RateLimitRow {
 
 /** The decision for an attempt already stored: allowed, with what the window has left. */
 function counted(attempts: readonly number[], now: number, o: RateLimitOptions): RateLimitDecision {
-  const inWindow = attempts.filter((t) => now - t < o.windowSeconds * 1000).length;
-  return { allowed: true, retryAfterSeconds: 0, remaining: Math.max(0, o.maxOperations - inWindow) };
+  return { allowed: true, retryAfterSeconds: 0, remaining: Math.max(0, o.maxOperations - inWindow(attempts, now, o).length) };
 }
 
 export class TableAuditLog implements AuditLog {
