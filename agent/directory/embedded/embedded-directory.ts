@@ -249,14 +249,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
     const now = this.clock.now().getTime();
     if (this.isLocked(domain, user, now)) throw new AppError("ACCOUNT_LOCKED");
     if (user.disabled) throw new AppError("ACCOUNT_DISABLED");
-    const current = PasswordText.fromUtf8(currentPassword);
-    let currentMatches: boolean;
-    try {
-      currentMatches = this.isCurrentPassword(user, current);
-    } finally {
-      current.wipe();
-    }
-    if (!currentMatches) {
+    if (!this.isCurrentPassword(user, currentPassword)) {
       this.countBadPassword(domain, user, now);
       throw new AppError("WRONG_CURRENT_PASSWORD");
     }
@@ -314,14 +307,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
     const { domain, user } = this.find(ref);
     const now = this.clock.now().getTime();
     if (this.isLocked(domain, user, now)) return "locked";
-    const text = PasswordText.fromUtf8(password);
-    let ok: boolean;
-    try {
-      ok = this.isCurrentPassword(user, text);
-    } finally {
-      text.wipe();
-    }
-    if (!ok) {
+    if (!this.isCurrentPassword(user, password)) {
       this.countBadPassword(domain, user, now);
       return "badPassword";
     }
@@ -395,9 +381,15 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
     this.writes += 1;
   }
 
-  private isCurrentPassword(user: UserRecord, text: PasswordText): boolean {
-    const current = user.history[0];
-    return current !== undefined && matches(current, text.utf16le);
+  /** Compares against the newest history entry; the decoded copy is wiped either way. */
+  private isCurrentPassword(user: UserRecord, password: Buffer): boolean {
+    const text = PasswordText.fromUtf8(password);
+    try {
+      const current = user.history[0];
+      return current !== undefined && matches(current, text.utf16le);
+    } finally {
+      text.wipe();
+    }
   }
 
   private isLocked(domain: DomainRecord, user: UserRecord, now: number): boolean {
