@@ -31,8 +31,10 @@ export interface LocalStackHandle {
     kill(): Promise<void>;
     start(): Promise<void>;
     running(): boolean;
-    /** Everything the agent wrote to stdout/stderr so far. */
+    /** Everything the agent wrote to stdout/stderr so far (its log file, across restarts). */
     output(): string;
+    /** Where the agent's log goes (the state folder's agent/agent.log). */
+    logFile: string;
     /** The agent's process id while it runs (memory figures). */
     pid(): number | undefined;
   };

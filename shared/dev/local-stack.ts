@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -251,22 +251,26 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await registerAgent({ tenantId: DEMO_TENANT_ID, agentId: "demo-agent", backendUrl: runner.url, adminToken, privateKeyFile: join(agentDir, "agent-private-key.pem"), force: true });
 
     let agent: ChildProcess | undefined;
-    let agentOutput = "";
+    // The agent writes its log to a file, as an installed one does: no pipe for this process to
+    // drain (under load that was a read and a wake-up of the function app per agent turn).
+    const agentLogFile = join(agentDir, "agent.log");
+    const agentOutput = () => (existsSync(agentLogFile) ? readFileSync(agentLogFile, "utf8") : "");
+    writeFileSync(agentLogFile, ""); // this stack's agent only; restarts below append
     const startAgentProcess = async () => {
-      const child = spawn(process.execPath, [...(options.agentNodeArgs ?? []), "--import", "tsx", join(ROOT, "agent", "main.ts"), "run", "--config", agentConfigFile], { cwd: ROOT, env: agentEnv, stdio: ["ignore", "pipe", "pipe"] });
-      const take = (d: Buffer) => {
-        agentOutput += d.toString();
-        if (options.retainLogs === false && agentOutput.length > 65_536) agentOutput = agentOutput.slice(-32_768);
-      };
-      child.stdout?.on("data", take);
-      child.stderr?.on("data", take);
+      const log = openSync(agentLogFile, "a");
+      let child: ChildProcess;
+      try {
+        child = spawn(process.execPath, [...(options.agentNodeArgs ?? []), "--import", "tsx", join(ROOT, "agent", "main.ts"), "run", "--config", agentConfigFile], { cwd: ROOT, env: agentEnv, stdio: ["ignore", log, log] });
+      } finally {
+        closeSync(log); // the child has its own copy of the descriptor
+      }
       agent = child;
       // Online once its heartbeat is recorded.
       const statusUrl = `${runner.url}/v1/tenants/${DEMO_TENANT_ID}/writeback`;
       const since = Date.now();
       await waitFor(
         async () => {
-          if (child.exitCode !== null) throw new Error(`agent exited: ${agentOutput.slice(-2000)}`);
+          if (child.exitCode !== null) throw new Error(`agent exited: ${agentOutput().slice(-2000)}`);
           const r = await fetch(statusUrl, { headers: { Authorization: `Bearer ${adminToken}` } });
           const s = (await r.json()) as { agent?: { status?: string; lastHeartbeatAt?: string | null } };
           return s.agent?.status === "online" && Date.parse(s.agent.lastHeartbeatAt ?? "") >= since - 1000;
@@ -307,7 +311,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         },
         start: startAgentProcess,
         running: () => agent !== undefined && agent.exitCode === null && agent.signalCode === null,
-        output: () => agentOutput,
+        output: agentOutput,
+        logFile: agentLogFile,
         pid: () => (agent !== undefined && agent.exitCode === null ? agent.pid : undefined),
       },
       metrics: async () => ({ keyVaultGets: Object.values(keyVault.stats().gets).reduce((a, b) => a + b, 0), tableCalls: tableCallCount(), serviceBus: { ...(await serviceBus.stats()) } }),

@@ -62,6 +62,7 @@ Password writeback is running on loopback.
   Self-service page ${stack.portalUrl}
   Tenant           ${DEMO_TENANT_ID}
   Directory        ${directoryLine}
+  Agent log        ${stack.agent.logFile}
 
   Admin token (Writeback.Admin):
 ${stack.adminToken}
