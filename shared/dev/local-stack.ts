@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -254,8 +254,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The agent writes its log to a file, as an installed one does: no pipe for this process to
     // drain (under load that was a read and a wake-up of the function app per agent turn).
     const agentLogFile = join(agentDir, "agent.log");
-    const agentOutput = () => (existsSync(agentLogFile) ? readFileSync(agentLogFile, "utf8") : "");
     writeFileSync(agentLogFile, ""); // this stack's agent only; restarts below append
+    const agentOutput = () => readFileSync(agentLogFile, "utf8");
     const startAgentProcess = async () => {
       const log = openSync(agentLogFile, "a");
       let child: ChildProcess;
