@@ -28,6 +28,22 @@ export interface Verdict {
   met: boolean;
 }
 
+/**
+ * Where a run's figures go, relative to the repository root: the tracked results only for a
+ * deliberate `--record` run, otherwise a folder git ignores (CI's quick runs, trial runs).
+ */
+export function benchOutputFolder(record: boolean): string {
+  return record ? "bench/results/" : "bench/results/unrecorded/";
+}
+
+/** `--quick` (CI) and `--record` (a deliberate full run whose figures are committed); not both. */
+export function benchMode(argv: readonly string[]): { quick: boolean; record: boolean; folder: string } {
+  const quick = argv.includes("--quick");
+  const record = argv.includes("--record");
+  if (quick && record) throw new Error("--record keeps the figures of a full run: run it without --quick");
+  return { quick, record, folder: benchOutputFolder(record) };
+}
+
 /** The issue's targets, judged on this run's own figures. */
 export function judge(r: BenchResults): Verdict[] {
   const at = (c: number) => r.endToEnd.find((l) => l.concurrency === c);

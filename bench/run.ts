@@ -1,8 +1,9 @@
 /**
  * `npm run bench` (full, several minutes) or `npm run bench -- --quick` (under a minute, CI).
- * Everything in ONE run so the ratios mean something on a noisy machine. Figures are written
- * to bench/results/latest.json and latest.md and judged against the targets; nothing here
- * fails a build because of a timing.
+ * Everything in ONE run so the ratios mean something on a noisy machine. Figures are judged
+ * against the targets and printed; nothing here fails a build because of a timing. They are
+ * written to bench/results/unrecorded/ (ignored by git), except for a deliberate full run
+ * with `--record`, which replaces the tracked bench/results/latest.json and latest.md.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -15,12 +16,19 @@ import { measureCryptoCeiling, medianCeiling, type CryptoCeilingSample } from ".
 import { cpuProbe, memorySample, remoteLoad, type LatencyLevel, type MemorySample } from "./measure-end-to-end.js";
 import { measureRelayCeiling } from "./measure-relay-ceiling.js";
 import { measureMessageSizes } from "./measure-sizes.js";
-import { judge, renderMarkdown } from "./report.js";
+import { benchMode, judge, renderMarkdown } from "./report.js";
 
 setFlagsFromString("--expose-gc");
 (globalThis as { gc?: () => void }).gc = runInNewContext("gc") as () => void;
 
-const quick = process.argv.includes("--quick");
+let mode: ReturnType<typeof benchMode>;
+try {
+  mode = benchMode(process.argv.slice(2));
+} catch (e) {
+  console.error(`[bench] ${(e as Error).message}`);
+  process.exit(2);
+}
+const { quick, record, folder } = mode;
 const profile = quick
   ? { cryptoSeconds: 0.5, sizeSamples: 1000, coldRuns: 3, warmUp: { memory: 1500, azurite: 300, ceiling: 1000 }, levels: [[1, 100], [10, 200], [50, 400], [100, 400]], azuriteLevels: [[1, 100], [10, 200], [50, 400], [100, 400]], ceilingLevels: [[1, 100], [50, 1000]], memoryRequests: 1000, users: 200 }
   : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, warmUp: { memory: 12_000, azurite: 300, ceiling: 3000 }, levels: [[1, 500], [10, 2000], [50, 10_000], [100, 4000]], azuriteLevels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], ceilingLevels: [[1, 500], [50, 5000]], memoryRequests: 10_000, users: 500 };
@@ -136,9 +144,9 @@ const results = {
   memory: withAzurite.memory,
 };
 const verdicts = judge(results);
-mkdirSync(new URL("results/", import.meta.url), { recursive: true });
-writeFileSync(new URL("results/latest.json", import.meta.url), `${JSON.stringify({ ...results, verdicts }, null, 2)}\n`);
-writeFileSync(new URL("results/latest.md", import.meta.url), renderMarkdown(results, verdicts));
+mkdirSync(new URL(folder, root), { recursive: true });
+writeFileSync(new URL(`${folder}latest.json`, root), `${JSON.stringify({ ...results, verdicts }, null, 2)}\n`);
+writeFileSync(new URL(`${folder}latest.md`, root), renderMarkdown(results, verdicts));
 for (const v of verdicts) log(`${v.met ? "met   " : "MISSED"} ${v.target}: ${v.measured}`);
-log("written to bench/results/latest.json and latest.md");
+log(`written to ${folder}latest.json and latest.md${record ? "" : " (not recorded: --record on a full run replaces bench/results/latest.*)"}`);
 process.exit(0);
