@@ -43,10 +43,19 @@ export const agentConfigSchema = z
     heartbeatIntervalSeconds: z.number().int().min(1).max(3600).default(300),
     maxConcurrentRequests: z.number().int().min(1).max(256).default(32),
     directory: z.discriminatedUnion("kind", [
-      z.object({ kind: z.literal("embedded"), seedFile: z.string().min(1) }).strict(),
+      z.object({ kind: z.literal("embedded"), seedFile: z.string().min(1), writeLatencyMs: z.number().int().min(0).max(60_000).optional() }).strict(),
       z.object({ kind: z.literal("ldap"), domains: z.array(ldapDomainSchema).min(1) }).strict(),
     ]),
     syncStore: z.object({ file: z.string().min(1) }).strict(),
+    /** Where `agent run` logs: a size-rotated file, else stdout (for the journal or a service wrapper). */
+    log: z
+      .object({
+        file: z.string().min(1).optional(),
+        maxBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(10 * 1024 * 1024),
+        maxFiles: z.number().int().min(1).max(100).default(5),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 
@@ -81,6 +90,7 @@ export function loadAgentConfig(file: string, env: Record<string, string | undef
   config.keys.stateFile = path(config.keys.stateFile);
   config.keys.passphrase = env.WRITEBACK_AGENT_KEY_PASSPHRASE ?? config.keys.passphrase;
   config.syncStore.file = path(config.syncStore.file);
+  if (config.log.file !== undefined) config.log.file = path(config.log.file);
   config.serviceBus.connectionString = env.WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING ?? config.serviceBus.connectionString;
   if (config.directory.kind === "embedded") config.directory.seedFile = path(config.directory.seedFile);
   else {

@@ -57,6 +57,8 @@ export interface LocalStackOptions {
    * child process, so it does not share the function app's event loop (benchmarks).
    */
   serviceBusPeer?: "in-process" | "own-process";
+  /** The embedded directory's write latency in ms (a slow DC: drain tests). */
+  agentWriteLatencyMs?: number;
   /** Extra Node flags for the agent process (benchmarks: --cpu-prof). */
   agentNodeArgs?: string[];
   /**
@@ -205,7 +207,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The agent: its own process, files and Service Bus rule, like an on-premises install.
     const agentDir = join(state, "agent");
     mkdirSync(agentDir, { recursive: true });
-    let directoryConfig: unknown = { kind: "embedded", seedFile: "directory-seed.json" };
+    let directoryConfig: unknown = { kind: "embedded", seedFile: "directory-seed.json", ...(options.agentWriteLatencyMs === undefined ? {} : { writeLatencyMs: options.agentWriteLatencyMs }) };
     let directoryEnv: Record<string, string> = {};
     let directoryInfo: LocalStackHandle["directory"] = { kind: "embedded", domain: DEMO_DOMAIN };
     let syncObjects = demoSyncObjects(extraUsers);

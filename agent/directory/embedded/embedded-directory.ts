@@ -100,6 +100,8 @@ interface DomainRecord {
 
 export interface EmbeddedDirectoryOptions {
   clock?: Clock;
+  /** Each write (reset, change, unlock) takes this long before it applies: a slow DC, for demos and drain tests (default 0). */
+  writeLatencyMs?: number;
 }
 
 function policyError(reason: PolicyReason): AppError {
@@ -132,9 +134,15 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
   private readonly domains = new Map<string, DomainRecord>();
   private readonly clock: Clock;
   private writes = 0;
+  private readonly writeLatencyMs: number;
 
   constructor(options: EmbeddedDirectoryOptions = {}) {
     this.clock = options.clock ?? systemClock;
+    this.writeLatencyMs = options.writeLatencyMs ?? 0;
+  }
+
+  private async latency(): Promise<void> {
+    if (this.writeLatencyMs > 0) await new Promise((done) => setTimeout(done, this.writeLatencyMs));
   }
 
   // ------------------------------------------------------------ set-up
@@ -230,6 +238,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
   }
 
   async resetPassword(ref: AccountRef, newPassword: Buffer, options: ResetOptions): Promise<void> {
+    await this.latency();
     const { domain, user } = this.find(ref);
     const now = this.clock.now().getTime();
     const text = PasswordText.fromUtf8(newPassword);
@@ -245,6 +254,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
   }
 
   async changePassword(ref: AccountRef, currentPassword: Buffer, newPassword: Buffer): Promise<void> {
+    await this.latency();
     const { domain, user } = this.find(ref);
     const now = this.clock.now().getTime();
     if (this.isLocked(domain, user, now)) throw new AppError("ACCOUNT_LOCKED");
@@ -267,6 +277,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
   }
 
   async unlockAccount(ref: AccountRef): Promise<void> {
+    await this.latency();
     const { user } = this.find(ref);
     this.clearLockout(user);
     user.unlocks += 1;

@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import type { Clock } from "../../../shared/ports/clock.port.js";
-import { EmbeddedDirectory } from "./embedded-directory.js";
+import { EmbeddedDirectory, type EmbeddedDirectoryOptions } from "./embedded-directory.js";
 
 /**
  * Seed file of the embedded directory (JSON):
@@ -78,7 +77,7 @@ export class EmbeddedSeedError extends Error {
   override readonly name = "EmbeddedSeedError";
 }
 
-export function directoryFromSeed(seed: unknown, options: { clock?: Clock } = {}): EmbeddedDirectory {
+export function directoryFromSeed(seed: unknown, options: EmbeddedDirectoryOptions = {}): EmbeddedDirectory {
   const parsed = embeddedSeedSchema.safeParse(seed);
   if (!parsed.success) {
     // Paths and rule names only: a seed holds initial passwords.
@@ -105,7 +104,7 @@ export function directoryFromSeed(seed: unknown, options: { clock?: Clock } = {}
   return directory;
 }
 
-export async function directoryFromSeedFile(file: string, options: { clock?: Clock } = {}): Promise<EmbeddedDirectory> {
+export async function directoryFromSeedFile(file: string, options: EmbeddedDirectoryOptions = {}): Promise<EmbeddedDirectory> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(file, "utf8"));
