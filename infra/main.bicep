@@ -51,6 +51,10 @@ param authIssuer string = ''
 @description('JWKS endpoint; empty means the Entra v2.0 keys of authTenantId.')
 param authJwksUrl string = ''
 
+@minValue(1)
+@description('Longest bearer-token lifetime (exp − iat) the API accepts, seconds.')
+param authMaxTokenLifetimeSeconds int = 86400
+
 // Behaviour. Defaults equal the code's defaults (shared/config/config.ts); a unit test keeps them in step.
 @minValue(1)
 param keyCacheTtlSeconds int = 60
@@ -173,6 +177,7 @@ var appSettings = {
   AUTH_AUDIENCE: authAudience
   AUTH_JWKS_URL: effectiveAuthJwksUrl
   AUTH_PUBLIC_KEY_PEM: ''
+  AUTH_MAX_TOKEN_LIFETIME_SECONDS: string(authMaxTokenLifetimeSeconds)
   // Behaviour.
   AGENT_HEARTBEAT_WINDOW_SECONDS: string(agentHeartbeatWindowSeconds)
   RELAY_REPLY_TIMEOUT_MS: string(relayReplyTimeoutMs)

@@ -47,7 +47,7 @@ export async function buildServices(config: AppConfig, logger: Logger, credentia
       ? { connectionString: config.SERVICEBUS_CONNECTION_STRING }
       : { fullyQualifiedNamespace: config.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE ?? "", credential: identity },
   );
-  const verifyToken = createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, jwksUrl: config.AUTH_JWKS_URL, publicKeyPem: config.AUTH_PUBLIC_KEY_PEM });
+  const verifyToken = createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, jwksUrl: config.AUTH_JWKS_URL, publicKeyPem: config.AUTH_PUBLIC_KEY_PEM, maxTokenLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME_SECONDS });
 
   // Late replies need the use case, which needs the relay: tie the knot through a holder.
   const holder: { services?: WritebackServices } = {};

@@ -29,6 +29,8 @@ export const configSchema = z
     AUTH_AUDIENCE: z.string().min(1),
     AUTH_JWKS_URL: optionalString,
     AUTH_PUBLIC_KEY_PEM: optionalString,
+    // Tokens living longer than this (exp − iat) are refused; Entra access tokens live 60–90 minutes.
+    AUTH_MAX_TOKEN_LIFETIME_SECONDS: positiveInt(86_400),
     // Behaviour.
     AGENT_HEARTBEAT_WINDOW_SECONDS: positiveInt(660),
     RELAY_REPLY_TIMEOUT_MS: positiveInt(30_000),

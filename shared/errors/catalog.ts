@@ -23,7 +23,7 @@ export const ERROR_CATALOG = {
   UNAUTHENTICATED: {
     status: 401,
     userMessage: "You need to sign in again.",
-    adminHint: "The bearer token is missing, expired, not yet valid, or fails issuer/audience/signature checks against AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL/AUTH_PUBLIC_KEY_PEM.",
+    adminHint: "The bearer token is missing, expired, not yet valid, has no exp or a lifetime over AUTH_MAX_TOKEN_LIFETIME_SECONDS, or fails issuer/audience/signature checks against AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL/AUTH_PUBLIC_KEY_PEM.",
   },
   FORBIDDEN: {
     status: 403,

@@ -28,12 +28,22 @@ export interface TokenVerifierOptions {
   verifiedTokenTtlSeconds?: number;
   /** Most tokens remembered at once (default 10,000; the oldest goes first). */
   verifiedTokenCacheSize?: number;
+  /** Longest accepted lifetime, exp − iat (or exp − nbf, or exp − now), seconds (default 86,400). */
+  maxTokenLifetimeSeconds?: number;
+  /**
+   * How long the key set fetched from jwksUrl is used before it is fetched again (default
+   * 300 s). A key the issuer withdraws verifies new tokens until then: together with
+   * verifiedTokenTtlSeconds this bounds how long such a token is accepted.
+   */
+  jwksMaxAgeSeconds?: number;
   now?: () => number;
 }
 
 export type TokenVerifier = (authorization: string | null) => Promise<Principal>;
 
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256"];
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+export const DEFAULT_JWKS_MAX_AGE_SECONDS = 300;
 
 /** Validates `Authorization: Bearer <JWT>`: signature, issuer, audience, lifetime, tid claim. */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
@@ -41,7 +51,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   if (options.keySet !== undefined) {
     keys = Promise.resolve(options.keySet);
   } else if (options.jwksUrl !== undefined) {
-    keys = Promise.resolve(createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 }));
+    const cacheMaxAge = (options.jwksMaxAgeSeconds ?? DEFAULT_JWKS_MAX_AGE_SECONDS) * 1000;
+    // An unknown kid refetches at most every 30 s (never more often than the set's max age).
+    keys = Promise.resolve(createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5000, cooldownDuration: Math.min(30_000, cacheMaxAge), cacheMaxAge }));
   } else if (options.publicKeyPem !== undefined) {
     const pem = options.publicKeyPem;
     keys = importSPKI(pem, "RS256");
@@ -50,6 +62,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
 
   const tolerance = options.clockToleranceSeconds ?? 60;
+  const maxLifetime = options.maxTokenLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
   const now = options.now ?? Date.now;
   const remembered = new VerifiedTokens(options.verifiedTokenTtlSeconds ?? 300, options.verifiedTokenCacheSize ?? 10_000);
 
@@ -63,14 +76,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (known !== undefined) return known;
     const key = await keys;
     try {
-      const verifyOptions = { issuer: options.issuer, audience: options.audience, algorithms: ALGORITHMS, clockTolerance: tolerance, currentDate: new Date(now()) };
+      const verifyOptions = { issuer: options.issuer, audience: options.audience, algorithms: ALGORITHMS, clockTolerance: tolerance, currentDate: new Date(now()), requiredClaims: ["exp"] };
       const { payload } = typeof key === "function" ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions);
       const tid = payload.tid;
       const roles = payload.roles;
       if (typeof tid !== "string" || typeof payload.sub !== "string") throw new AppError("UNAUTHENTICATED", { message: "The token lacks the tid or sub claim." });
+      const exp = payload.exp as number; // required above
+      if (exp - (payload.iat ?? payload.nbf ?? now() / 1000) > maxLifetime) throw new AppError("UNAUTHENTICATED", { message: "The token's lifetime is longer than this service accepts." });
       const principal: Principal = { subject: payload.sub, tenantId: tid.toLowerCase(), roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [] };
-      // jose accepts a token without exp; such a token is not remembered.
-      if (typeof payload.exp === "number") remembered.set(id, principal, (payload.exp + tolerance) * 1000, now());
+      remembered.set(id, principal, (exp + tolerance) * 1000, now());
       return principal;
     } catch (e) {
       if (e instanceof AppError) throw e;

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { createLocalJWKSet, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, SignJWT, type JWTVerifyGetKey } from "jose";
 import { createDevTokenIssuer, DEV_AUDIENCE, DEV_ISSUER } from "../../../shared/dev/dev-token-issuer.js";
 import { AppError } from "../../../shared/errors/app-error.js";
-import { createTokenVerifier } from "../../../shared/http/auth.js";
+import { createTokenVerifier, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS } from "../../../shared/http/auth.js";
 
 const issuer = createDevTokenIssuer();
 const jwk = { ...createPublicKey(issuer.publicKeyPem).export({ format: "jwk" }), alg: "RS256" };
@@ -103,4 +105,71 @@ test("the cache holds at most its capacity and can be turned off", async () => {
   const off = createTokenVerifier({ issuer: DEV_ISSUER, audience: DEV_AUDIENCE, keySet: uncached.keySet, verifiedTokenTtlSeconds: 0 });
   for (let i = 0; i < 3; i++) await off(`Bearer ${tokens[0]}`);
   assert.equal(uncached.lookups(), 3);
+});
+
+/** Signs arbitrary claims with the test issuer's algorithm and a fresh key (for claims the dev issuer never omits). */
+async function signed(claims: Record<string, unknown>, privateKey: KeyObject, kid?: string): Promise<string> {
+  return new SignJWT({ tid: tenantId, roles: ["Writeback.Operate"], ...claims })
+    .setProtectedHeader({ alg: "RS256", typ: "JWT", ...(kid === undefined ? {} : { kid }) })
+    .setIssuer(DEV_ISSUER)
+    .setAudience(DEV_AUDIENCE)
+    .setSubject("frontend")
+    .sign(privateKey);
+}
+
+test("a token without exp is refused, and so is one living longer than the configured maximum", async () => {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const keySet = createLocalJWKSet({ keys: [{ ...publicKey.export({ format: "jwk" }), alg: "RS256" }] });
+  const verify = createTokenVerifier({ issuer: DEV_ISSUER, audience: DEV_AUDIENCE, keySet, maxTokenLifetimeSeconds: 5400 });
+  const now = Math.floor(Date.now() / 1000);
+  const noExp = await rejection(verify(`Bearer ${await signed({ iat: now }, privateKey)}`));
+  assert.equal(noExp.code, "UNAUTHENTICATED");
+  assert.match(noExp.message, /exp/);
+  const tooLong = await rejection(verify(`Bearer ${await signed({ iat: now, exp: now + 5401 }, privateKey)}`));
+  assert.equal(tooLong.code, "UNAUTHENTICATED");
+  assert.match(tooLong.message, /lifetime/);
+  // Without iat or nbf the lifetime counts from now.
+  assert.equal((await rejection(verify(`Bearer ${await signed({ exp: now + 6000 }, privateKey)}`))).code, "UNAUTHENTICATED");
+  // At the maximum it is accepted; an issued-at in the past with the same exp is a shorter lifetime.
+  assert.equal((await verify(`Bearer ${await signed({ iat: now, exp: now + 5400 }, privateKey)}`)).subject, "frontend");
+  assert.equal((await verify(`Bearer ${await signed({ nbf: now - 100, exp: now + 5300 }, privateKey)}`)).subject, "frontend");
+  // The default maximum is one day.
+  const byDefault = createTokenVerifier({ issuer: DEV_ISSUER, audience: DEV_AUDIENCE, keySet });
+  assert.equal(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, 86_400);
+  await byDefault(`Bearer ${await signed({ iat: now, exp: now + 86_400 }, privateKey)}`);
+  assert.equal((await rejection(byDefault(`Bearer ${await signed({ iat: now, exp: now + 86_401 }, privateKey)}`))).code, "UNAUTHENTICATED");
+});
+
+test("after the issuer withdraws a key, its tokens are accepted at most until the key set's max age plus the verified-token lifetime", async () => {
+  const old = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const next = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwkOf = (k: KeyObject, kid: string) => ({ ...k.export({ format: "jwk" }), alg: "RS256", kid, use: "sig" });
+  let published = [jwkOf(old.publicKey, "old"), jwkOf(next.publicKey, "next")];
+  let fetches = 0;
+  const server = createServer((_req, res) => {
+    fetches += 1;
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: published }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/keys`;
+    const maxAge = 0.4;
+    const verify = createTokenVerifier({ issuer: DEV_ISSUER, audience: DEV_AUDIENCE, jwksUrl: url, jwksMaxAgeSeconds: maxAge, verifiedTokenTtlSeconds: 0 });
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const withOld = () => signed({ iat: exp - 600, exp, jti: randomUUID() }, old.privateKey, "old");
+    await verify(`Bearer ${await withOld()}`);
+    const fetchedAt = Date.now();
+    published = [jwkOf(next.publicKey, "next")]; // the issuer withdraws "old"
+    // Inside the key set's max age the withdrawn key still verifies new tokens: that is the bound's first part.
+    if (Date.now() - fetchedAt < maxAge * 1000 - 100) await verify(`Bearer ${await withOld()}`);
+    await new Promise((r) => setTimeout(r, maxAge * 1000 + 100));
+    const refused = await rejection(verify(`Bearer ${await withOld()}`));
+    assert.equal(refused.code, "UNAUTHENTICATED");
+    assert.ok(fetches >= 2, "the stale key set was fetched again");
+    // The new key works. (A token verified before the refresh stays remembered for at most
+    // verifiedTokenTtlSeconds, tested above: the two bounds add up.)
+    await verify(`Bearer ${await signed({ iat: exp - 600, exp }, next.privateKey, "next")}`);
+  } finally {
+    server.close();
+  }
 });

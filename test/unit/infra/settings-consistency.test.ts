@@ -147,6 +147,22 @@ describe("settings: code, infra/main.bicep and local.settings.sample.json", () =
     assert.ok(checked >= 9, "expected the queue names, timeouts, rate limits and rotation to have defaults");
   });
 
+  test("README's configuration table names every setting the code reads, with the code's default", () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 5));
+    const rows = section.split("\n").filter((l) => l.startsWith("| `"));
+    for (const name of CONFIG_SETTING_NAMES) {
+      const row = rows.find((r) => (r.split("|")[1] ?? "").includes(`\`${name}\``));
+      assert.ok(row !== undefined, `${name} is read by the code but missing from README's configuration table`);
+      const [, names = "", defaults = ""] = row.split("|");
+      const def = codeDefault(name);
+      // A row of one setting states its default exactly; a row of several lists them in order.
+      const index = (names.match(/`[A-Z_]+`/g) ?? ([] as string[])).indexOf(`\`${name}\``);
+      const stated = defaults.split(",").map((d) => d.trim().replace(/`/g, ""))[index];
+      if (def !== undefined) assert.equal(stated, def, `README's configuration table should give ${name} the code's default ${def}`);
+    }
+  });
+
   test("no connection string or key in Azure: those settings are empty and the app takes the identity path", () => {
     for (const [name, v] of bicepSettings) {
       if (name.endsWith("CONNECTION_STRING") && name !== "APPLICATIONINSIGHTS_CONNECTION_STRING") assert.deepEqual(v, { kind: "literal", value: "" }, `${name} must be empty in Azure`);
