@@ -10,7 +10,7 @@ import type { AgentHeartbeat } from "../ports/agent-heartbeat-store.port.js";
 import type { PackageKey } from "../ports/tenant-key-ring.port.js";
 import type { PasswordPolicySummary } from "../domain/password-policy.js";
 import { publicKeyFromPem } from "../protocol/public-key-cache.js";
-import { sealRequest, type Channel, type InitiatorKind, type PasswordOperation, type PasswordReply } from "../protocol/envelope.js";
+import { MAX_MESSAGE_BYTES, sealedRequestBytes, sealRequest, type Channel, type InitiatorKind, type PasswordOperation, type PasswordReply } from "../protocol/envelope.js";
 import type { WritebackServices } from "./services.js";
 
 export interface OperationResult {
@@ -177,6 +177,12 @@ export class PasswordOperations {
       throw new AppError("OPERATION_NOT_SUPPORTED", {
         message: `A ${input.initiator.kind} ${input.operation} from ${input.initiator.channel} is not written back to on-premises Active Directory. Supported channels for it: ${alternatives.join(", ") || "none"}.`,
       });
+    }
+
+    // The schema's byte limits guarantee this; checked again here so that nothing that cannot be
+    // sealed ever reaches the rate limit (it would count an attempt that can only fail).
+    if (sealedRequestBytes(Buffer.byteLength(input.user.cloudAnchor, "utf8"), utf8Length(input.newPassword), utf8Length(input.currentPassword)) > MAX_MESSAGE_BYTES) {
+      throw new AppError("PAYLOAD_TOO_LARGE", { message: "The cloud anchor and passwords are too long to be sealed for the agent." });
     }
 
     const print = fingerprint(tenantId, input);
@@ -360,4 +366,8 @@ export class PasswordOperations {
       this.s.logger.error("audit row not written", { tenantId, requestId, outcome, code: isAppError(e) ? e.code : "INTERNAL_ERROR" });
     }
   }
+}
+
+function utf8Length(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : Buffer.byteLength(text, "utf8");
 }

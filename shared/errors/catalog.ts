@@ -13,7 +13,7 @@ export const ERROR_CATALOG = {
   PAYLOAD_TOO_LARGE: {
     status: 413,
     userMessage: "The request is too large.",
-    adminHint: "Request bodies are limited to 16 KiB; passwords to 256 characters.",
+    adminHint: "Request bodies are limited to 16 KiB. What one 1 KiB sealed message holds is limited too: the cloud anchor to 128 UTF-8 bytes, each password to 256 characters and the passwords together to 531 UTF-8 bytes (INVALID_REQUEST names the field).",
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

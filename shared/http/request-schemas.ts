@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AUTH_TYPES } from "../domain/user-types.js";
-import { CHANNELS, INITIATOR_KINDS } from "../protocol/envelope.js";
+import { CHANNELS, INITIATOR_KINDS, MAX_MESSAGE_BYTES, sealedRequestBytes } from "../protocol/envelope.js";
 
 // Whole-string patterns (zod string checks) rather than refine(): in zod 3 each refine() wraps
 // the schema in an effect that cost ~5–8 µs per parse here, most of a reset body's ~35 µs.
@@ -14,8 +14,17 @@ const PLAIN_TEXT = /^(?:[^\u0000-\u001f\u007f\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC
 const WELL_FORMED = /^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
 
 export const MAX_PASSWORD_CHARS = 256;
-/** What the 1 KiB envelope leaves for passwords once the rest is at its maximum. */
-export const MAX_PASSWORD_BYTES_TOGETHER = 592;
+/**
+ * Limits in UTF-8 bytes, which is what the 1 KiB envelope holds. A cloud anchor (Entra's
+ * `User_<guid>`, a base64 source anchor) is ASCII in practice; 128 bytes leave room for 64
+ * two-byte characters. The passwords get exactly what the envelope has left once the anchor
+ * is at its maximum, so a body that passes these checks always seals (a property test holds it).
+ */
+export const MAX_CLOUD_ANCHOR_BYTES = 128;
+export const MAX_USER_PRINCIPAL_NAME_BYTES = 256;
+export const MAX_PASSWORD_BYTES_TOGETHER = MAX_MESSAGE_BYTES - sealedRequestBytes(MAX_CLOUD_ANCHOR_BYTES, 0, 0);
+
+const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
 
 const password = z
   .string()
@@ -40,11 +49,19 @@ export const userSchema = z
   })
   .strict();
 
+/** The byte limits, judged once per body (one refinement, not one per field: each costs µs in zod 3). */
+function withinByteLimits(b: { user: UserRef; newPassword?: string; currentPassword?: string }, ctx: z.RefinementCtx): void {
+  if (utf8Bytes(b.user.cloudAnchor) > MAX_CLOUD_ANCHOR_BYTES) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "cloud anchor too long once encoded", path: ["user", "cloudAnchor"] });
+  if (utf8Bytes(b.user.userPrincipalName) > MAX_USER_PRINCIPAL_NAME_BYTES) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "user principal name too long once encoded", path: ["user", "userPrincipalName"] });
+  const passwords = (b.newPassword === undefined ? 0 : utf8Bytes(b.newPassword)) + (b.currentPassword === undefined ? 0 : utf8Bytes(b.currentPassword));
+  if (passwords > MAX_PASSWORD_BYTES_TOGETHER) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "passwords too long once encoded", path: ["newPassword"] });
+}
+
 export const initiatorSchema = z.object({ kind: z.enum(INITIATOR_KINDS), channel: z.enum(CHANNELS) }).strict();
 
 const requestId = z.string().uuid().optional();
 
-export const precheckBodySchema = z.object({ user: userSchema }).strict();
+export const precheckBodySchema = z.object({ user: userSchema }).strict().superRefine(withinByteLimits);
 
 export const resetBodySchema = z
   .object({
@@ -56,10 +73,7 @@ export const resetBodySchema = z
     forceChangeAtNextLogon: z.boolean().optional().default(false),
   })
   .strict()
-  .refine((b) => Buffer.byteLength(b.newPassword, "utf8") <= MAX_PASSWORD_BYTES_TOGETHER, {
-    message: "password too long once encoded",
-    path: ["newPassword"],
-  });
+  .superRefine(withinByteLimits);
 
 export const changeBodySchema = z
   .object({
@@ -71,12 +85,9 @@ export const changeBodySchema = z
     initiator: initiatorSchema,
   })
   .strict()
-  .refine((b) => Buffer.byteLength(b.currentPassword, "utf8") + Buffer.byteLength(b.newPassword, "utf8") <= MAX_PASSWORD_BYTES_TOGETHER, {
-    message: "passwords too long once encoded",
-    path: ["newPassword"],
-  });
+  .superRefine(withinByteLimits);
 
-export const unlockBodySchema = z.object({ requestId, user: userSchema, initiator: initiatorSchema }).strict();
+export const unlockBodySchema = z.object({ requestId, user: userSchema, initiator: initiatorSchema }).strict().superRefine(withinByteLimits);
 
 export const settingsBodySchema = z.object({ enabled: z.boolean(), allowUnlockWithoutReset: z.boolean() }).strict();
 

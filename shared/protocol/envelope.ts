@@ -229,6 +229,18 @@ export function sealRequest(input: SealRequestInput): Buffer {
   );
 }
 
+/**
+ * The size of a sealed request with a cloud anchor and passwords of these UTF-8 byte lengths
+ * (a unit test checks it against sealRequest). Requests without passwords carry no RSA block.
+ */
+export function sealedRequestBytes(anchorBytes: number, newPasswordBytes: number | undefined, currentPasswordBytes: number | undefined): number {
+  const passwords = newPasswordBytes !== undefined || currentPasswordBytes !== undefined;
+  // header 45 + tag 16 + issuedAt 6 + traceId 16 + flags/initiator 3 + anchor length 1 + secrets length 2
+  const fixed = 89;
+  // RSA-2048 block 256 + the two password lengths 4 + their GCM tag 16
+  return fixed + anchorBytes + (passwords ? 276 + (newPasswordBytes ?? 0) + (currentPasswordBytes ?? 0) : 0);
+}
+
 export interface OpenRequestOptions {
   tenantId: string;
   keyFor: PackageKeyLookup;

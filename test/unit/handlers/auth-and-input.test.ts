@@ -6,7 +6,9 @@ import { passwordResets } from "../../../functions/password-resets.js";
 import { precheck } from "../../../functions/precheck.js";
 import { writebackSettings } from "../../../functions/writeback-settings.js";
 import { writebackStatus } from "../../../functions/writeback-status.js";
+import { PasswordOperations } from "../../../shared/app/password-operations.js";
 import { useServices } from "../../../shared/composition/services.js";
+import { AppError } from "../../../shared/errors/app-error.js";
 import { DEMO_USERS } from "../../../shared/dev/demo-tenant.js";
 import { DEV_AUDIENCE, DEV_ISSUER } from "../../../shared/dev/dev-token-issuer.js";
 import { startInMemoryStack, type InMemoryStack } from "../../support/in-memory-stack.js";
@@ -125,5 +127,31 @@ describe("availability rules", () => {
     assert.equal(on.status, 200, JSON.stringify(on.body));
     assert.equal((on.body.keys as { version: number }).version, 2, "re-enable always rotates");
     assert.equal((await t.call(passwordResets, { method: "POST", path: "/x", body: resetBody() })).status, 200);
+  });
+});
+
+describe("bodies too large to seal", () => {
+  test("a 64-character CJK anchor with a maximum-length password (177 × €, 531 bytes) is a 400 every time, and the rate limit is never touched", async () => {
+    useServices(s.services);
+    const anchor = "漢".repeat(64);
+    for (let i = 0; i < 5; i++) {
+      const r = await s.call(passwordResets, { method: "POST", path: "/x", body: { user: { ...user, cloudAnchor: anchor }, newPassword: "€".repeat(177), initiator: { kind: "user", channel: "ssprPortal" } } });
+      assert.equal(r.status, 400, `attempt ${i + 1}`);
+      assert.equal(r.body.error?.code, "INVALID_REQUEST");
+      assert.deepEqual(r.body.error?.fields, ["user.cloudAnchor"]);
+    }
+    assert.equal((await s.services.rateLimiter.read(s.tenantId, anchor)).attempts.length, 0);
+  });
+
+  test("the use case itself refuses what cannot be sealed with PAYLOAD_TOO_LARGE, before the rate limit", async () => {
+    const anchor = "漢".repeat(64);
+    const ops = new PasswordOperations(s.services);
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(
+        ops.reset(s.tenantId, { user: { ...user, cloudAnchor: anchor }, newPassword: "€".repeat(177), initiator: { kind: "user", channel: "ssprPortal" }, unlockAccount: false, forceChangeAtNextLogon: false }),
+        (e: unknown) => e instanceof AppError && e.code === "PAYLOAD_TOO_LARGE" && e.status === 413,
+      );
+    }
+    assert.equal((await s.services.rateLimiter.read(s.tenantId, anchor)).attempts.length, 0);
   });
 });
