@@ -18,14 +18,14 @@ function median(xs: number[]): number {
  * Cold start of the compiled function app (dist/) in a fresh process, median of `runs`:
  * the entry import (what the host waits for before indexing) and, separately, the adapters'
  * module load the first service-using invocation adds. The host's own start is not ours.
- * Requires `npm run build` first.
+ * Requires `npm run build` (the deployed package) first.
  */
 export function measureColdImport(runs: number): ColdStart {
   const root = fileURLToPath(new URL("..", import.meta.url));
   const script = `
     const t0 = performance.now();
-    const { loadFunctions } = await import("./dist/shared/adapters/functions/load-functions.js");
-    await loadFunctions();
+    const { readdirSync } = await import("node:fs");
+    for (const f of readdirSync("dist/functions").filter((f) => f.endsWith(".js")).sort()) await import("./dist/functions/" + f);
     const t1 = performance.now();
     await import("./dist/shared/composition/build-services.js");
     process.stdout.write(JSON.stringify([t1 - t0, performance.now() - t1]));

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { loadUsers, userRef } from "../shared/dev/demo-tenant.js";
-import type { LocalStackHandle } from "../shared/dev/local-stack-handle.js";
+import { loadUsers, userRef } from "../dev/demo-tenant.js";
+import type { LocalStackHandle } from "../dev/local-stack-handle.js";
 import { KeepAliveClient } from "./keep-alive-client.js";
 
 export interface LatencyLevel {

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { startLocalStack } from "../shared/dev/local-stack.js";
+import { startLocalStack } from "../dev/local-stack.js";
 import { measureColdImport } from "./measure-cold-start.js";
 import { measureCryptoCeiling, medianCeiling, type CryptoCeilingSample } from "./measure-crypto.js";
 import { cpuProbe, memorySample, remoteLoad, type LatencyLevel, type MemorySample } from "./measure-end-to-end.js";
@@ -47,7 +47,7 @@ const sizes = measureMessageSizes(profile.sizeSamples);
 log(`largest bodies: ${JSON.stringify(sizes.maxRequestBytes)} request, ${sizes.maxReplyBytes} reply`);
 
 log("building dist/ for the cold-import figure");
-const build = spawnSync("npx", ["tsc", "-p", "."], { cwd: root, stdio: "inherit" });
+const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
 const coldImport = build.status === 0 ? measureColdImport(profile.coldRuns) : undefined;
 log(`cold import: ${coldImport?.medianMs ?? "build failed"} ms (then ${coldImport?.firstInvocationWiringMedianMs ?? "?"} ms loading the adapters on the first invocation)`);
 

@@ -48,7 +48,11 @@ const COMMAND_TIMEOUT_MS = 15_000;
 /** Starts the peer in a child Node process (with the caller's loader flags, e.g. tsx) and controls it over IPC. */
 export async function startServiceBusPeerProcess(options: { port: number; config: PeerConfig }): Promise<ServiceBusPeerControl> {
   const entry = new URL(`./peer-process${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
-  const child: ChildProcess = fork(entry, [String(options.port)], { execArgv: loaderFlags(process.execArgv), stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  // A TypeScript entry needs a loader: the caller's (tsx), or tsx when the caller transforms
+  // its modules itself (vitest) and so has none on its command line.
+  const execArgv = loaderFlags(process.execArgv);
+  if (entry.pathname.endsWith(".ts") && !execArgv.some((f) => f.includes("tsx"))) execArgv.push("--import", "tsx");
+  const child: ChildProcess = fork(entry, [String(options.port)], { execArgv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const pending = new Map<string, { resolve(v: unknown): void; reject(e: Error): void }>();
   const policies: PolicyDef[] = [...options.config.policies];
   let exited = false;

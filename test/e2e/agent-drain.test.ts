@@ -6,19 +6,19 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, test } from "node:test";
-import { DEMO_TENANT_ID, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
-import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
-import { startLocalStack } from "../../shared/dev/local-stack.js";
-import { waitFor } from "../../shared/dev/processes.js";
+import { afterAll, beforeAll, test } from "vitest";
+import { DEMO_TENANT_ID, demoUser, userRef } from "../../dev/demo-tenant.js";
+import type { LocalStackHandle } from "../../dev/local-stack-handle.js";
+import { startLocalStack } from "../../dev/local-stack.js";
+import { waitFor } from "../../dev/processes.js";
 
 const WRITE_MS = 1500;
 let stack: LocalStackHandle;
 
-before(async () => {
+beforeAll(async () => {
   stack = await startLocalStack({ ports: "free", quiet: true, agentWriteLatencyMs: WRITE_MS, replyTimeoutMs: 20_000, messageTtlSeconds: 60, rateLimitMaxOperations: 1000 });
 });
-after(async () => {
+afterAll(async () => {
   await stack?.stop();
 });
 

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, test } from "node:test";
+import { afterAll, beforeAll, test } from "vitest";
 import type { ServiceBusClient } from "@azure/service-bus";
 import { createServiceBusClient } from "../../shared/adapters/servicebus/connection.js";
 import { ServiceBusRelayClient } from "../../shared/adapters/servicebus/relay-client.js";
 import { AppError } from "../../shared/errors/app-error.js";
 import { createReplyOpener, UntrustedReplyError } from "../../shared/app/reply-opener.js";
-import { DEMO_TENANT_ID, loadUsers, type DemoUser, userRef } from "../../shared/dev/demo-tenant.js";
-import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
-import { startLocalStack } from "../../shared/dev/local-stack.js";
+import { DEMO_TENANT_ID, loadUsers, type DemoUser, userRef } from "../../dev/demo-tenant.js";
+import type { LocalStackHandle } from "../../dev/local-stack-handle.js";
+import { startLocalStack } from "../../dev/local-stack.js";
 import { silentLogger } from "../../shared/ports/logger.port.js";
 import { publicKeyFromPem } from "../../shared/protocol/public-key-cache.js";
 import { sealRequest, type PasswordReply } from "../../shared/protocol/envelope.js";
@@ -25,7 +25,7 @@ let sbClient: ServiceBusClient;
 let attacker: ServiceBusRelayClient<PasswordReply>;
 const figures: string[] = [];
 
-before(async () => {
+beforeAll(async () => {
   stack = await startLocalStack({ ports: "free", quiet: true, loadUsers: USERS.length, replyTimeoutMs: REPLY_TIMEOUT_MS, messageTtlSeconds: MESSAGE_TTL_SECONDS, rateLimitMaxOperations: 1_000_000 });
   sbClient = createServiceBusClient({ connectionString: stack.inside.serviceBusConnectionString });
   // Someone inside the cloud side who kept an old package key and sends straight to the relay.
@@ -38,7 +38,7 @@ before(async () => {
     logger: silentLogger,
   });
 });
-after(async () => {
+afterAll(async () => {
   await attacker?.close().catch(() => {});
   await sbClient?.close().catch(() => {});
   await stack?.stop();

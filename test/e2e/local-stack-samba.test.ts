@@ -2,28 +2,29 @@
  * `npm start -- --directory samba` end to end: the local stack with its agent on a Samba AD DC
  * over LDAPS, driven through the HTTP API, checked against Samba with LDAPS binds.
  *
- * Samba's ports (389/636) are fixed, so there is one DC per machine. Under `test/run.ts` with
- * the LDAP suite selected (`npm test`), test/support/samba.global.ts has one running and its
- * settings are in the environment: the stack puts the demo users into that DC (and removes them
- * at the end). Otherwise the stack provisions its own (lock file shared with the LDAP suite).
+ * Samba's ports (389/636) are fixed, so there is one DC per network namespace. In a run
+ * (`npm test`), test/support/samba.global.ts has one running and hands its settings over
+ * (inject): the stack puts the demo users into that DC (and removes them at the end).
+ * Otherwise the stack provisions its own (lock file shared with the LDAP suite).
  * Without samba-tool or root the tests are reported as skipped with the reason.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
-import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, DEMO_USERS, type DemoUser, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
-import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
-import { startLocalStack } from "../../shared/dev/local-stack.js";
-import { sambaBind } from "../../shared/dev/samba-dc.js";
-import { SAMBA_ENV, sambaEnvFrom, sambaUnavailableReason } from "../support/samba.js";
+import { afterAll, beforeAll, describe, test } from "vitest";
+import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, DEMO_USERS, type DemoUser, demoUser, userRef } from "../../dev/demo-tenant.js";
+import type { LocalStackHandle } from "../../dev/local-stack-handle.js";
+import { startLocalStack } from "../../dev/local-stack.js";
+import { sambaBind } from "../../dev/samba-dc.js";
+import { runSamba, sambaUnavailableReason } from "../support/samba.js";
 
-const running = sambaEnvFrom(process.env);
-const startError = process.env[SAMBA_ENV.startError];
-const skip = running !== undefined || startError !== undefined ? undefined : (process.env[SAMBA_ENV.unavailable] ?? sambaUnavailableReason());
+const run = runSamba();
+const running = run.env;
+const startError = run.startError;
+const skip = running !== undefined || startError !== undefined ? undefined : (run.unavailable ?? sambaUnavailableReason());
 if (skip !== undefined) console.log(`[samba] NOTICE: local stack on Samba AD SKIPPED: ${skip}`);
-const suite = { skip: skip === undefined ? false : `Samba AD not available: ${skip}` } as const;
-// Counted as a skipped test in the summary, not only as a skipped suite.
-if (skip !== undefined) test("local stack on a Samba AD DC", suite, () => {});
+const suite = { skip: skip !== undefined } as const;
+// Counted as a skipped test in the summary, not only as a skipped suite; its name says why.
+if (skip !== undefined) test.skip(`local stack on a Samba AD DC (Samba AD not available: ${skip})`, () => {});
 
 const user = demoUser;
 const asRef = userRef;
@@ -37,7 +38,7 @@ describe("local stack with the agent on a Samba AD DC", suite, () => {
   let stack: LocalStackHandle | undefined;
   let started = 0;
 
-  before(
+  beforeAll(
     async () => {
       if (startError !== undefined) assert.fail(`Samba AD is installed but did not start: ${startError}`);
       started = Date.now();
@@ -55,9 +56,9 @@ describe("local stack with the agent on a Samba AD DC", suite, () => {
       });
       console.log(`[samba] local stack on ${running === undefined ? "its own" : "the run's"} Samba DC up in ${Date.now() - started} ms`);
     },
-    { timeout: 70_000 },
+    70_000,
   );
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
     if (started > 0) console.log(`[samba] local-stack-samba: ${Date.now() - started} ms from start to stop`);
   });
@@ -107,7 +108,7 @@ describe("local stack with the agent on a Samba AD DC", suite, () => {
     const r = await call("POST", "/writeback/precheck", { user: asRef(user("alice")) });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.available, true);
-    // Samba's settings (test/support, shared/dev/samba-dc.ts), not the embedded demo policy (8, 5, 5).
+    // Samba's settings (test/support, dev/samba-dc.ts), not the embedded demo policy (8, 5, 5).
     // Minimum age left out: the LDAP suite changes it for a moment on the shared DC.
     const { minLength, complexity, historyLength, lockoutThreshold, lockoutDurationSeconds } = r.body.policy as Record<string, unknown>;
     assert.deepEqual({ minLength, complexity, historyLength, lockoutThreshold, lockoutDurationSeconds }, { minLength: 7, complexity: true, historyLength: 3, lockoutThreshold: 3, lockoutDurationSeconds: 1800 });

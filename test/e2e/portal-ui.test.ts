@@ -1,5 +1,5 @@
 /**
- * The local stack's self-service page (shared/dev/portal/) driven in headless Chromium: before
+ * The local stack's self-service page (dev/portal/) driven in headless Chromium: before
  * the user types it shows that writeback is available (agent online) and the on-premises policy;
  * a reset for a password-hash-sync user succeeds (and the directory really has the new password);
  * a too-short password, a cloud-only account, a wrong current password and unlock-without-reset
@@ -13,11 +13,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { DEMO_POLICY, DEMO_USERS, type DemoUser, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
-import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
-import { startLocalStack } from "../../shared/dev/local-stack.js";
+import { DEMO_POLICY, DEMO_USERS, type DemoUser, demoUser, userRef } from "../../dev/demo-tenant.js";
+import type { LocalStackHandle } from "../../dev/local-stack-handle.js";
+import { startLocalStack } from "../../dev/local-stack.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "..", "..", "test-artifacts");
@@ -91,9 +91,9 @@ async function changeThroughApi(u: DemoUser, currentPassword: string): Promise<n
 
 const SUITE = "self-service portal in headless Chromium";
 // Without Chromium: one skipped test saying why (a skipped suite would count no skipped test).
-if (skip !== false) test(SUITE, { skip }, () => {});
+if (skip !== false) test.skip(`${SUITE} (${skip})`, () => {});
 else describe(SUITE, { timeout: 60_000 }, () => {
-  before(async () => {
+  beforeAll(async () => {
     // A short heartbeat window, so the agent-offline step takes seconds, not eleven minutes.
     stack = await startLocalStack({ ports: "free", quiet: true, heartbeatIntervalSeconds: 1, heartbeatWindowSeconds: 4, rateLimitMaxOperations: 50 });
     const served = await fetch(new URL("messages.json", stack.portalUrl));
@@ -118,14 +118,14 @@ else describe(SUITE, { timeout: 60_000 }, () => {
     });
     page = await context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
-  }, { timeout: 45_000 });
+  }, 45_000);
 
   // Runs even when before or a test failed: browser first, then the stack.
-  after(async () => {
+  afterAll(async () => {
     await context?.close().catch(() => {});
     await browser?.close().catch(() => {});
     await stack?.stop();
-  }, { timeout: 20_000 });
+  }, 20_000);
 
   test("before typing: writeback available (agent online) and the policy summary", async () => {
     if (stack === undefined) throw new Error("no stack");

@@ -7,10 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, test } from "node:test";
-import { DEMO_TENANT_ID, loadUsers, type DemoUser, userRef } from "../../shared/dev/demo-tenant.js";
-import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
-import { startLocalStack } from "../../shared/dev/local-stack.js";
+import { afterAll, beforeAll, test } from "vitest";
+import { DEMO_TENANT_ID, loadUsers, type DemoUser, userRef } from "../../dev/demo-tenant.js";
+import type { LocalStackHandle } from "../../dev/local-stack-handle.js";
+import { startLocalStack } from "../../dev/local-stack.js";
 
 const USERS = loadUsers(24);
 const REPLY_TIMEOUT_MS = 4000;
@@ -18,10 +18,10 @@ const MESSAGE_TTL_SECONDS = 8;
 let stack: LocalStackHandle;
 const figures: string[] = [];
 
-before(async () => {
+beforeAll(async () => {
   stack = await startLocalStack({ ports: "free", quiet: true, tablesOnDisk: true, loadUsers: USERS.length, replyTimeoutMs: REPLY_TIMEOUT_MS, messageTtlSeconds: MESSAGE_TTL_SECONDS, rateLimitMaxOperations: 1_000_000 });
 });
-after(async () => {
+afterAll(async () => {
   await stack?.stop();
   if (figures.length > 0) console.log(`[restarts] ${figures.join("; ")}`);
 });

@@ -10,7 +10,7 @@
  *
  * Captures: the function app's log, the agent's stdout/stderr, the audit rows, every response
  * body and header, and the agent's own files (config, sync store, encrypted key state).
- * Not reachable without changing shared/dev: dead-lettered messages (the handle exposes no
+ * Not reachable without changing dev/: dead-lettered messages (the handle exposes no
  * Service Bus connection) and Key Vault's stored secrets (the package keys are read back from
  * the agent's encrypted state instead).
  */
@@ -19,11 +19,11 @@ import { createPrivateKey, randomBytes, randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { afterAll, beforeAll, test } from "vitest";
 import { AgentKeyStore } from "../../agent/core/agent-key-store.js";
-import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, type DemoUser, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
-import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
-import { startLocalStack } from "../../shared/dev/local-stack.js";
+import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, type DemoUser, demoUser, userRef } from "../../dev/demo-tenant.js";
+import type { LocalStackHandle } from "../../dev/local-stack-handle.js";
+import { startLocalStack } from "../../dev/local-stack.js";
 import { findSecrets, secretForms } from "../support/secret-scan.js";
 
 let stack: LocalStackHandle;
@@ -31,11 +31,11 @@ let stateDir: string;
 const passwords: string[] = [];
 const responses: string[] = [];
 
-before(async () => {
+beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), "wb-secrets-"));
   stack = await startLocalStack({ ports: "free", stateDir, heartbeatIntervalSeconds: 2, heartbeatWindowSeconds: 30, replyTimeoutMs: 4000, messageTtlSeconds: 30, rateLimitMaxOperations: 100, quiet: true });
 });
-after(async () => {
+afterAll(async () => {
   await stack?.stop();
 });
 

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
-import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, type DemoUser, demoUser, userRef } from "../../shared/dev/demo-tenant.js";
-import type { LocalStackHandle } from "../../shared/dev/local-stack-handle.js";
-import { startLocalStack } from "../../shared/dev/local-stack.js";
+import { afterAll, beforeAll, describe, test } from "vitest";
+import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, type DemoUser, demoUser, userRef } from "../../dev/demo-tenant.js";
+import type { LocalStackHandle } from "../../dev/local-stack-handle.js";
+import { startLocalStack } from "../../dev/local-stack.js";
 
 let stack: LocalStackHandle;
 
-before(async () => {
+beforeAll(async () => {
   stack = await startLocalStack({ ports: "free", heartbeatIntervalSeconds: 1, heartbeatWindowSeconds: 4, replyTimeoutMs: 4000, messageTtlSeconds: 20, rateLimitMaxOperations: 50, quiet: true });
 });
-after(async () => {
+afterAll(async () => {
   await stack?.stop();
 });
 

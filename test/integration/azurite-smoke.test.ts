@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { afterAll, beforeAll, test } from "vitest";
 import { TableClient } from "@azure/data-tables";
 import { tableConnectionString } from "../support/azurite.js";
 
 let peer: Awaited<ReturnType<typeof tableConnectionString>>;
-before(async () => {
+beforeAll(async () => {
   peer = await tableConnectionString();
 });
-after(async () => {
+afterAll(async () => {
   await peer.stop();
 });
 

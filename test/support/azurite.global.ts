@@ -1,6 +1,10 @@
+import type { TestProject } from "vitest/node";
 import { startAzurite } from "./azurite.js";
+import "./provided.js";
 
-export async function setup(): Promise<{ env: Record<string, string>; teardown(): Promise<void> }> {
+/** One Azurite for the project's run; files reach it through inject("tablesConnectionString"). */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const azurite = await startAzurite();
-  return { env: { TEST_TABLES_CONNECTION_STRING: azurite.connectionString }, teardown: () => azurite.stop() };
+  project.provide("tablesConnectionString", azurite.connectionString);
+  return () => azurite.stop();
 }

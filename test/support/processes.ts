@@ -1,1 +1,1 @@
-export { freePort, stopChild, waitFor } from "../../shared/dev/processes.js";
+export { freePort, stopChild, waitFor } from "../../dev/processes.js";

@@ -1,37 +1,19 @@
 /**
- * The Samba AD DC of the LDAP integration tests: `shared/dev/samba-dc.ts` provisions it (the
+ * The Samba AD DC of the LDAP integration tests: `dev/samba-dc.ts` provisions it (the
  * local stack's `--directory samba` uses the same code); this module adds the test-only bulk
- * users and hands the settings to test files through environment variables.
+ * users; samba.global.ts hands the run's DC to test files through provide/inject.
  */
-import { addUser, startSambaDc, type SambaDc } from "../../shared/dev/samba-dc.js";
+import { inject } from "vitest";
+import { addUser, startSambaDc, type SambaDc } from "../../dev/samba-dc.js";
+import "./provided.js";
 
-export { addUser, sambaUnavailableReason, strongPassword, unicodePwd, type SambaDc } from "../../shared/dev/samba-dc.js";
+export { addUser, sambaUnavailableReason, strongPassword, unicodePwd, type SambaDc } from "../../dev/samba-dc.js";
 
-export const SAMBA_ENV = {
-  url: "WRITEBACK_TEST_SAMBA_URL",
-  caFile: "WRITEBACK_TEST_SAMBA_CA_FILE",
-  servername: "WRITEBACK_TEST_SAMBA_SERVERNAME",
-  domain: "WRITEBACK_TEST_SAMBA_DOMAIN",
-  baseDn: "WRITEBACK_TEST_SAMBA_BASE_DN",
-  adminDn: "WRITEBACK_TEST_SAMBA_ADMIN_DN",
-  adminPassword: "WRITEBACK_TEST_SAMBA_ADMIN_PASSWORD",
-  bindDn: "WRITEBACK_TEST_SAMBA_BIND_DN",
-  bindPassword: "WRITEBACK_TEST_SAMBA_BIND_PASSWORD",
-  plainDn: "WRITEBACK_TEST_SAMBA_PLAIN_DN",
-  plainPassword: "WRITEBACK_TEST_SAMBA_PLAIN_PASSWORD",
-  usersOu: "WRITEBACK_TEST_SAMBA_USERS_OU",
-  bulkOu: "WRITEBACK_TEST_SAMBA_BULK_OU",
-  bulkUsers: "WRITEBACK_TEST_SAMBA_BULK_USERS",
-  /** Set instead of the others when the suite must skip: the reason. */
-  unavailable: "WRITEBACK_TEST_SAMBA_UNAVAILABLE",
-  /** Set instead of the others when Samba is installed but did not start: the suite fails with it. */
-  startError: "WRITEBACK_TEST_SAMBA_START_ERROR",
-} as const;
-
-export type SambaEnv = Record<Exclude<keyof typeof SAMBA_ENV, "unavailable" | "startError">, string>;
+/** The DC's settings a test needs (the run's shared DC, or the file's own). */
+export type SambaEnv = SambaDc & { bulkOu: string; bulkUsers: string };
 
 export interface SambaHandle {
-  env: Record<string, string>;
+  env: SambaEnv;
   stop(): Promise<void>;
 }
 
@@ -60,18 +42,24 @@ export async function startSambaAd(o: { lockWaitMs?: number; log?: (line: string
       return `${BULK_USERS} bulk users`;
     },
   });
-  const env: SambaEnv = { ...samba.dc, bulkOu, bulkUsers: String(BULK_USERS) };
-  return { env: Object.fromEntries(Object.entries(env).map(([k, v]) => [SAMBA_ENV[k as keyof SambaEnv], v])), stop: samba.stop };
+  return { env: { ...samba.dc, bulkOu, bulkUsers: String(BULK_USERS) }, stop: samba.stop };
 }
 
-/** The running instance's settings from the environment (set by samba.global.ts), if any. */
-export function sambaEnvFrom(env: NodeJS.ProcessEnv): SambaEnv | undefined {
-  const out: Partial<SambaEnv> = {};
-  for (const [k, name] of Object.entries(SAMBA_ENV)) {
-    if (k === "unavailable" || k === "startError") continue;
-    const v = env[name];
-    if (v === undefined || v === "") return undefined;
-    out[k as keyof SambaEnv] = v;
+/**
+ * The run's Samba AD as the global setup (samba.global.ts) left it: its settings, why there is
+ * none (skip), or why it did not start (fail). All undefined when the run started none: a file
+ * then provisions its own.
+ */
+export function runSamba(): { env?: SambaEnv; unavailable?: string; startError?: string } {
+  const provided = inject("samba");
+  switch (provided?.state) {
+    case undefined:
+      return {};
+    case "running":
+      return { env: provided.env };
+    case "unavailable":
+      return { unavailable: provided.reason };
+    case "start-error":
+      return { startError: provided.message };
   }
-  return out as SambaEnv;
 }

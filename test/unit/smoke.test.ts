@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import { ERROR_CATALOG } from "../../shared/errors/catalog.js";
 
 test("every error code has a status, a user message and an admin hint", () => {

@@ -1,7 +1,24 @@
+import { createRequire } from "node:module";
 import pkg from "@azure/functions";
 import type { HttpHandler } from "../../http/pipeline.js";
 
 const { app } = pkg;
+
+/**
+ * The Functions host's Node worker provides `@azure/functions-core` to the app it loads;
+ * outside the host (tests, the local runner) the module does not exist. Registering there
+ * only prints a "test mode" warning per function, so the definitions are just kept.
+ */
+function runningUnderFunctionsHost(): boolean {
+  try {
+    createRequire(import.meta.url)("@azure/functions-core");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const underHost = runningUnderFunctionsHost();
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE" | "PATCH";
 
@@ -34,14 +51,20 @@ export interface ServiceBusQueueFunctionDefinition {
 
 export type FunctionDefinition = HttpFunctionDefinition | TimerFunctionDefinition | ServiceBusQueueFunctionDefinition;
 
+/** Delivers a queue's messages to a queue-triggered function, as the host does (a local runner's input). */
+export interface QueueTriggerSource {
+  subscribe(queueName: string, handler: ServiceBusQueueFunctionDefinition["handler"]): Promise<{ close(): Promise<void> }>;
+}
+
 const definitions: FunctionDefinition[] = [];
 
 /**
- * Registers with the Functions host and keeps the definition, so the local runner serves
- * exactly the same handlers (outside the host, the library's app.* registrations are no-ops).
+ * Keeps the definition, so the local runner serves exactly the same handlers, and registers
+ * it with the Functions host when running under one.
  */
 export function registerFunction(definition: FunctionDefinition): void {
   definitions.push(definition);
+  if (!underHost) return;
   switch (definition.kind) {
     case "http":
       app.http(definition.name, {

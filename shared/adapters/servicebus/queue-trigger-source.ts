@@ -1,5 +1,5 @@
 import type { ServiceBusClient } from "@azure/service-bus";
-import type { QueueTriggerSource } from "../functions/local-runner.js";
+import type { QueueTriggerSource } from "../functions/registry.js";
 
 /**
  * Feeds a queue-triggered function the way the Functions host does: peekLock, complete on

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { before, describe, test } from "node:test";
+import { beforeAll, describe, test } from "vitest";
 import { AGENT_VERSION } from "../../../agent/version.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
@@ -36,7 +36,7 @@ function agent(...args: string[]) {
   return spawnSync(process.execPath, [join(out, "agent", "main.js"), ...args], { cwd: out, env, encoding: "utf8", timeout: 60_000 });
 }
 
-before(() => {
+beforeAll(() => {
   out = join(mkdtempSync(join(tmpdir(), "agent-package-")), "writeback-agent");
   const build = spawnSync(process.execPath, [join(ROOT, "agent", "package", "build.mjs"), "--out", out], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
   assert.equal(build.status, 0, build.stderr + build.stdout);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, test } from "node:test";
+import { afterAll, beforeAll, test } from "vitest";
 import { DefaultAzureCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { Agent } from "node:https";
@@ -10,16 +10,16 @@ import { CachedTenantKeyRing } from "../../../shared/keys/cached-tenant-key-ring
 import { keyRingContract } from "../../support/contracts/key-ring.contract.js";
 
 let peer: KeyVaultPeer;
-before(async () => {
+beforeAll(async () => {
   peer = await startKeyVaultPeer();
 });
-after(() => peer.stop());
+afterAll(() => peer.stop());
 const ring = () => createKeyVaultTenantKeyRing({ vaultUrl: peer.url, credential: peer.credential(), caPem: peer.caPem });
 
 keyRingContract("Key Vault through the SDK on the local peer", async () => ring());
 const realVault = process.env.KEYVAULT_URL;
 if (realVault !== undefined) keyRingContract("Key Vault (KEYVAULT_URL)", async () => createKeyVaultTenantKeyRing({ vaultUrl: realVault, credential: new DefaultAzureCredential() }));
-else test("Key Vault contract against a real vault", { skip: "set KEYVAULT_URL (and sign in for DefaultAzureCredential) to run it against a real vault" }, () => {});
+else test.skip("Key Vault contract against a real vault (set KEYVAULT_URL and sign in for DefaultAzureCredential to run it against a real vault)", () => {});
 
 test("the peer refuses requests without a token or with a forged one", async () => {
   const r = await fetch(`${peer.url}/secrets/x?api-version=7.5`).catch((e: unknown) => e);

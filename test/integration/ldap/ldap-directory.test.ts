@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { Attribute, Change, Client } from "ldapts";
 import { AgentKeyStore } from "../../../agent/core/agent-key-store.js";
 import { CloudClock } from "../../../agent/core/cloud-clock.js";
@@ -27,30 +27,31 @@ import type { LogFields, Logger } from "../../../shared/ports/logger.port.js";
 import { openReply, sealRequest } from "../../../shared/protocol/envelope.js";
 import { startImpersonatingProxy, type ImpersonatingProxy } from "../../support/ldap-impersonating-proxy.js";
 import { findSecrets } from "../../support/secret-scan.js";
-import { addUser, SAMBA_ENV, sambaEnvFrom, sambaUnavailableReason, startSambaAd, strongPassword, type SambaEnv, type SambaHandle } from "../../support/samba.js";
+import { addUser, runSamba, sambaUnavailableReason, startSambaAd, strongPassword, type SambaEnv, type SambaHandle } from "../../support/samba.js";
 
 // ------------------------------------------------------------ the Samba instance (or why not)
 
 let own: SambaHandle | undefined;
-let samba: SambaEnv | undefined = sambaEnvFrom(process.env);
-let skip: string | undefined = process.env[SAMBA_ENV.unavailable];
-const startError = process.env[SAMBA_ENV.startError];
+const run = runSamba();
+let samba: SambaEnv | undefined = run.env;
+let skip: string | undefined = run.unavailable;
+const startError = run.startError;
 if (samba === undefined && skip === undefined && startError === undefined) {
-  // Run alone (node --test this file): start our own instance.
+  // No DC from the run's global setup: start our own instance.
   skip = sambaUnavailableReason();
   if (skip === undefined) {
     own = await startSambaAd();
-    samba = sambaEnvFrom(own.env);
+    samba = own.env;
   }
 }
 if (skip !== undefined) console.log(`[samba] NOTICE: Samba AD integration tests SKIPPED: ${skip}`);
-after(async () => {
+afterAll(async () => {
   await own?.stop();
 });
 
-const suite = { skip: skip === undefined ? false : `Samba AD not available: ${skip}` } as const;
-// Counted as a skipped test in the summary, not only as a skipped suite.
-if (skip !== undefined) test("Samba AD integration tests", suite, () => {});
+const suite = { skip: skip !== undefined } as const;
+// Counted as a skipped test in the summary, not only as a skipped suite; its name says why.
+if (skip !== undefined) test.skip(`Samba AD integration tests (Samba AD not available: ${skip})`, () => {});
 const env = (): SambaEnv => {
   if (startError !== undefined) assert.fail(`Samba AD is installed but did not start: ${startError}`);
   assert.ok(samba, "Samba AD settings");
@@ -113,7 +114,7 @@ async function admin(): Promise<Client> {
   return adminSession;
 }
 
-after(async () => {
+afterAll(async () => {
   await Promise.all(directories.map((d) => d.close()));
   await adminSession?.unbind().catch(() => {});
 });
@@ -183,7 +184,7 @@ const noFlags = { unlockAccount: false, forceChangeAtNextLogon: false };
 // ------------------------------------------------------------ tests
 
 describe("LDAP directory against Samba AD", suite, () => {
-  before(() => {
+  beforeAll(() => {
     const e = env();
     secrets.push(e.bindPassword, e.adminPassword, e.plainPassword);
   });
@@ -361,7 +362,7 @@ describe("LDAP directory against Samba AD", suite, () => {
     const held: Socket[] = [];
     let silentPort = 0;
     let closedPort = 0;
-    before(async () => {
+    beforeAll(async () => {
       // A DC that accepts TCP and never answers (TLS hangs), and a port nobody listens on.
       silent = createServer((s) => held.push(s));
       await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
@@ -371,7 +372,7 @@ describe("LDAP directory against Samba AD", suite, () => {
       closedPort = (probe.address() as { port: number }).port;
       await new Promise<void>((r) => probe.close(() => r()));
     });
-    after(async () => {
+    afterAll(async () => {
       for (const s of held) s.destroy();
       await new Promise<void>((r) => silent.close(() => r()));
     });
@@ -453,7 +454,7 @@ describe("LDAP directory against Samba AD", suite, () => {
 
     // Samba's certificate and key sit next to its CA: the proxy presents the DC's own certificate.
     let proxy: ImpersonatingProxy;
-    before(async () => {
+    beforeAll(async () => {
       const e = env();
       const tls = dirname(e.caFile);
       const upstream = new URL(e.url);
@@ -464,7 +465,7 @@ describe("LDAP directory against Samba AD", suite, () => {
         claim: ["dc1.writeback.test", "dc2.writeback.test"],
       });
     });
-    after(async () => {
+    afterAll(async () => {
       await proxy.close();
     });
 

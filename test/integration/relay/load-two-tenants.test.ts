@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { afterAll, beforeAll, test } from "vitest";
 import type { ServiceBusClient } from "@azure/service-bus";
 import { loadAgentConfig } from "../../../agent/config/agent-config.js";
 import { directoryFromSeed } from "../../../agent/directory/embedded/seed.js";
@@ -21,8 +21,8 @@ import { PasswordOperations } from "../../../shared/app/password-operations.js";
 import { createReplyOpener, UntrustedReplyError } from "../../../shared/app/reply-opener.js";
 import type { WritebackServices } from "../../../shared/app/services.js";
 import { TenantAdmin } from "../../../shared/app/tenant-admin.js";
-import { DEMO_DOMAIN, demoDirectorySeed, demoSyncObjects, loadUsers, type DemoUser } from "../../../shared/dev/demo-tenant.js";
-import { createDevTokenIssuer, DEV_AUDIENCE, DEV_ISSUER } from "../../../shared/dev/dev-token-issuer.js";
+import { DEMO_DOMAIN, demoDirectorySeed, demoSyncObjects, loadUsers, type DemoUser } from "../../../dev/demo-tenant.js";
+import { createDevTokenIssuer, DEV_AUDIENCE, DEV_ISSUER } from "../../../dev/dev-token-issuer.js";
 import { toAppError } from "../../../shared/errors/app-error.js";
 import { createTokenVerifier } from "../../../shared/http/auth.js";
 import { silentLogger } from "../../../shared/ports/logger.port.js";
@@ -52,7 +52,7 @@ let services: WritebackServices;
 let events: { close(): Promise<void> };
 const tenants: Tenant[] = [];
 
-before(async () => {
+beforeAll(async () => {
   const ids = [randomUUID(), randomUUID()];
   const agentKey = (i: number) => Buffer.from(`load-agent-key-${i}-${ids[i]}`).toString("base64");
   peer = await startServiceBusPeerForTests({
@@ -116,7 +116,7 @@ before(async () => {
   }
 });
 
-after(async () => {
+afterAll(async () => {
   for (const t of tenants) {
     await t.agent.stop().catch(() => {});
     await t.client.close().catch(() => {});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import type { ServiceBusClient } from "@azure/service-bus";
 import { createServiceBusClient } from "../../../shared/adapters/servicebus/connection.js";
 import { tenantQueueName } from "../../../shared/adapters/servicebus/queue-names.js";
@@ -80,7 +80,7 @@ function request(operation: "reset" | "change" | "unlock" = "reset", ttlMs = 60_
   return { tenantId, requestId, body, expiresAt };
 }
 
-before(async () => {
+beforeAll(async () => {
   peer = await startServiceBusPeerForTests({ queues: [{ name: tenantQueueName(tenantId), requiresSession: false, defaultMessageTimeToLive: "PT2M", lockDuration: "PT5S", maxDeliveryCount: 5 }] });
   keyRing = new MemoryTenantKeyRing();
   const k = await keyRing.createKey(tenantId, new Date());
@@ -88,7 +88,7 @@ before(async () => {
   packageKey = k.key;
 });
 
-after(async () => {
+afterAll(async () => {
   for (const c of closers.reverse()) await c().catch(() => {});
   for (const c of clients) await c.close().catch(() => {});
   await peer?.stop();

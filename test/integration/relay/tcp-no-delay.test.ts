@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { Socket } from "node:net";
-import { after, before, test } from "node:test";
+import { afterAll, beforeAll, test } from "vitest";
 import { createServiceBusClient } from "../../../shared/adapters/servicebus/connection.js";
 import { startServiceBusPeerForTests, type TestPeer } from "../../support/servicebus.js";
 
 // Nagle on the SDK's socket costs ~40 ms per reply (delayed ACK); the SDK offers no option, so
 // this proves our switch reaches the sockets the real SDK opens.
 let peer: TestPeer;
-before(async () => {
+beforeAll(async () => {
   peer = await startServiceBusPeerForTests();
 });
-after(async () => {
+afterAll(async () => {
   await peer?.stop();
 });
 

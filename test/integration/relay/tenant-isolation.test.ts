@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { isServiceBusError, type ServiceBusClient } from "@azure/service-bus";
 import { accountUnlocks } from "../../../functions/account-unlocks.js";
 import { agentRegistration } from "../../../functions/agent-registration.js";
@@ -24,7 +24,7 @@ import { MemoryTenantKeyRing } from "../../../shared/adapters/memory/memory-tena
 import { AgentEvents } from "../../../shared/app/agent-events.js";
 import { createReplyOpener, UntrustedReplyError } from "../../../shared/app/reply-opener.js";
 import { useServices } from "../../../shared/composition/services.js";
-import { DEMO_USERS } from "../../../shared/dev/demo-tenant.js";
+import { DEMO_USERS } from "../../../dev/demo-tenant.js";
 import { silentLogger } from "../../../shared/ports/logger.port.js";
 import { encodeAgentEvent } from "../../../shared/protocol/agent-event.js";
 import { openKeyDelivery, openReply, openRequest, sealKeyDelivery, sealReply, sealRequest, type PasswordReply } from "../../../shared/protocol/envelope.js";
@@ -92,7 +92,7 @@ function sealFor(t: Tenant, o: { requestId?: string; password?: string } = {}) {
 
 const refusedAccess = (e: unknown): boolean => isServiceBusError(e) && e.code === "UnauthorizedAccess";
 
-before(async () => {
+beforeAll(async () => {
   const queue = (name: string) => ({ name, requiresSession: false, defaultMessageTimeToLive: "PT2M", lockDuration: "PT5S", maxDeliveryCount: 5 });
   const rules = (t: Tenant) => [
     { name: t.rule, key: t.sasKey, rights: ["Listen" as const], queue: t.queue },
@@ -109,7 +109,7 @@ before(async () => {
   }
 });
 
-after(async () => {
+afterAll(async () => {
   for (const c of closers.reverse()) await c().catch(() => {});
   for (const c of clients) await c.close().catch(() => {});
   await peer?.stop();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import type { ServiceBusClient, ServiceBusReceivedMessage } from "@azure/service-bus";
 import { createServiceBusClient } from "../../../shared/adapters/servicebus/connection.js";
 import { startServiceBusPeerForTests, type TestPeer } from "../../support/servicebus.js";
@@ -25,11 +25,11 @@ function bareView(m: ServiceBusReceivedMessage) {
 }
 
 describe("the peer forwards a batched message's bare message as the sender encoded it", () => {
-  before(async () => {
+  beforeAll(async () => {
     peer = await startServiceBusPeerForTests({ queues: [{ name: queue, requiresSession: false, defaultMessageTimeToLive: "PT5M", lockDuration: "PT1M", maxDeliveryCount: 2 }] });
     client = createServiceBusClient({ connectionString: peer.connectionString });
   });
-  after(async () => {
+  afterAll(async () => {
     await client.close();
     await peer.stop();
   });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import type { ServiceBusClient, ServiceBusReceivedMessage } from "@azure/service-bus";
 import { BatchingSender } from "../../../shared/adapters/servicebus/batching-sender.js";
 import { createServiceBusClient } from "../../../shared/adapters/servicebus/connection.js";
@@ -27,7 +27,7 @@ async function receiveAll(queue: string, count: number, sessionId?: string): Pro
 }
 
 describe("BatchingSender against the Service Bus peer with the real SDK", () => {
-  before(async () => {
+  beforeAll(async () => {
     peer = await startServiceBusPeerForTests({
       queues: [
         { name: plain, requiresSession: false, defaultMessageTimeToLive: "PT5M", lockDuration: "PT1M", maxDeliveryCount: 5 },
@@ -36,7 +36,7 @@ describe("BatchingSender against the Service Bus peer with the real SDK", () => 
     });
     client = createServiceBusClient({ connectionString: peer.connectionString });
   });
-  after(async () => {
+  afterAll(async () => {
     await client.close();
     await peer.stop();
   });

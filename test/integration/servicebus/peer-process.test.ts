@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import { isServiceBusError } from "@azure/service-bus";
 import { startServiceBusPeerProcess } from "../../../emulators/servicebus/peer-control.js";
 import { createServiceBusClient } from "../../../shared/adapters/servicebus/connection.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { isServiceBusError, ServiceBusClient, type ServiceBusMessage, type ServiceBusReceivedMessage, type ServiceBusReceiver } from "@azure/service-bus";
 import { createServiceBusClient } from "../../../shared/adapters/servicebus/connection.js";
 import type { PolicyDef, QueueDef } from "../../../emulators/servicebus/config.js";
@@ -44,11 +44,11 @@ function newClient(connectionString: string, options = {}): ServiceBusClient {
   return c;
 }
 
-before(async () => {
+beforeAll(async () => {
   peer = await startServiceBusPeerForTests({ queues: QUEUES, policies: POLICIES });
   client = newClient(peer.connectionString);
 });
-after(async () => {
+afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
   await peer?.stop();
 });

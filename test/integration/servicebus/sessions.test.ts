@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { afterAll, beforeAll, test } from "vitest";
 import { isServiceBusError, type ServiceBusClient, type ServiceBusReceivedMessage, type ServiceBusReceiver } from "@azure/service-bus";
 import { createServiceBusClient } from "../../../shared/adapters/servicebus/connection.js";
 import { startServiceBusPeerForTests, type TestPeer } from "../../support/servicebus.js";
@@ -11,13 +11,13 @@ let peer: TestPeer;
 let client: ServiceBusClient;
 const receivers: ServiceBusReceiver[] = [];
 
-before(async () => {
+beforeAll(async () => {
   peer = await startServiceBusPeerForTests({
     queues: ["sess-filter", "sess-next", "sess-locked", "sess-renew", "sess-state"].map((name) => ({ name, requiresSession: true, lockDuration: "PT30S" })),
   });
   client = createServiceBusClient({ connectionString: peer.connectionString }, { retryOptions: { maxRetries: 0, timeoutInMs: 5000 } });
 });
-after(async () => {
+afterAll(async () => {
   await Promise.allSettled(receivers.map((r) => r.close()));
   await client?.close();
   await peer?.stop();

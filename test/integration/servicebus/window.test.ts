@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { afterAll, beforeAll, test } from "vitest";
 import type { ServiceBusClient, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
 import { createServiceBusClient } from "../../../shared/adapters/servicebus/connection.js";
 import { startServiceBusPeerForTests, type TestPeer } from "../../support/servicebus.js";
@@ -15,7 +15,7 @@ let peer: TestPeer;
 let client: ServiceBusClient;
 const receivers: ServiceBusReceiver[] = [];
 
-before(async () => {
+beforeAll(async () => {
   peer = await startServiceBusPeerForTests({
     queues: [
       { name: "window-plain", lockDuration: "PT1M" },
@@ -24,7 +24,7 @@ before(async () => {
   });
   client = createServiceBusClient({ connectionString: peer.connectionString });
 });
-after(async () => {
+afterAll(async () => {
   await Promise.allSettled(receivers.map((r) => r.close()));
   await client?.close();
   await peer?.stop();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, test } from "node:test";
+import { afterAll, test } from "vitest";
 import { RestError, type TableClient } from "@azure/data-tables";
 import { createTableStores } from "../../../shared/adapters/tables/create-table-stores.js";
 import { LazyTable } from "../../../shared/adapters/tables/table-client.js";
@@ -11,7 +11,7 @@ import { storeContract } from "../../support/contracts/stores.contract.js";
 const suffix = randomUUID().replace(/-/g, "").slice(0, 8);
 const names = { settings: `S${suffix}`, heartbeats: `H${suffix}`, operations: `O${suffix}`, rateLimits: `R${suffix}`, audit: `A${suffix}` };
 const peer = await tableConnectionString();
-after(() => peer.stop());
+afterAll(() => peer.stop());
 
 const twoInstances = async () => {
   const make = () => createTableStores({ connectionString: peer.connectionString }, { maxOperations: 5, windowSeconds: 3600 }, names);
@@ -24,7 +24,7 @@ if (real !== undefined) storeContract("Table storage (AZURE_TABLES_CONNECTION_ST
   const make = () => createTableStores({ connectionString: real }, { maxOperations: 5, windowSeconds: 3600 }, names);
   return [make(), make()];
 });
-else test("Table storage against a real account", { skip: "set AZURE_TABLES_CONNECTION_STRING to run the contract against a real storage account" }, () => {});
+else test.skip("Table storage against a real account (set AZURE_TABLES_CONNECTION_STRING to run the contract against a real storage account)", () => {});
 
 test("an adapter survives an Azurite restart (tables recreated) and reports outages as STORAGE_UNAVAILABLE", async () => {
   const own = await startAzurite();

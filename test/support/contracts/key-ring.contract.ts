@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { test } from "node:test";
+import { test } from "vitest";
 import type { TenantKeyRing } from "../../../shared/ports/tenant-key-ring.port.js";
 
 export function keyRingContract(name: string, make: () => Promise<TenantKeyRing>): void {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { test } from "node:test";
+import { test } from "vitest";
 import type { AgentHeartbeatStore } from "../../../shared/ports/agent-heartbeat-store.port.js";
 import type { AuditLog } from "../../../shared/ports/audit-log.port.js";
 import type { OperationRecord, OperationStore } from "../../../shared/ports/operation-store.port.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { EXIT, runAgentCli, type CommandHandlers } from "../../../agent/cli.js";
 import type { AgentConfig } from "../../../agent/config/agent-config.js";
 import { AGENT_VERSION } from "../../../agent/version.js";

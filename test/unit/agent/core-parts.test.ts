@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { AgentKeyError, AgentKeyStore } from "../../../agent/core/agent-key-store.js";
 import { CloudClock } from "../../../agent/core/cloud-clock.js";
 import { strictestPolicy } from "../../../agent/core/heartbeat-builder.js";

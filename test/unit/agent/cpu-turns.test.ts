@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { CpuTurns } from "../../../agent/transport/cpu-turns.js";
 
 /** Busy work of at least `ms` (wall clock), like an RSA decrypt. */

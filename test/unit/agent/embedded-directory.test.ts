@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { AppError } from "../../../shared/errors/app-error.js";
 import { categoryOf, meetsComplexity } from "../../../agent/directory/embedded/complexity.js";
 import { EmbeddedDirectory } from "../../../agent/directory/embedded/embedded-directory.js";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { ConstraintViolationError, InsufficientAccessError, InvalidCredentialsError, NoSuchObjectError, UnwillingToPerformError } from "ldapts";
 import { adResultOf, connectionFailureOf, policyReasonHint, toDirectoryError } from "../../../agent/directory/ldap/ad-errors.js";
 import { intervalSeconds, policyFromDomainEntry } from "../../../agent/directory/ldap/ad-policy.js";

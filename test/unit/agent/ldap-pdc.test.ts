@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import type { ConnectionOptions } from "node:tls";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import type { ServiceBusClient } from "@azure/service-bus";
 import type { Change, Control, DN, Entry, SaslMechanism, SearchOptions, SearchResult } from "ldapts";
 import { checkAgent } from "../../../agent/commands/check.js";

@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from "no
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, describe, test } from "node:test";
+import { beforeAll, describe, test } from "vitest";
 import { AgentKeyStore } from "../../../agent/core/agent-key-store.js";
 import { CloudClock } from "../../../agent/core/cloud-clock.js";
 import { HeartbeatBuilder } from "../../../agent/core/heartbeat-builder.js";
@@ -30,7 +30,7 @@ const TENANT = randomUUID();
 const DOMAIN = "corp.example.com";
 const RULE = "Microsoft.InfromADUserAccountEnabled.corp.example.com";
 let agentKeys: { publicKey: KeyObject; privateKey: KeyObject };
-before(() => {
+beforeAll(() => {
   agentKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
 });
 

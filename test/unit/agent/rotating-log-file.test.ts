@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { RotatingLogFile } from "../../../agent/logging/rotating-log-file.js";
 
 const line = (n: number) => `${JSON.stringify({ n, message: "x".repeat(80) })}\n`;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { EmbeddedDirectory } from "../../../agent/directory/embedded/embedded-directory.js";
 import { FileSyncStore } from "../../../agent/sync/file-sync-store.js";
 import { adBytesToGuid, guidToAdBytes, sourceAnchorOf } from "../../../agent/sync/source-anchor.js";

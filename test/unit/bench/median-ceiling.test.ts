@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import { medianCeiling } from "../../../bench/measure-crypto.js";
 
 test("the decrypt ceiling is the median of the run's samples, so one sample from a slow or fast phase does not set it", () => {

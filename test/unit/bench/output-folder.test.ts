@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { test } from "node:test";
+import { test } from "vitest";
 import { benchMode } from "../../../bench/report.js";
 
 const root = new URL("../../../", import.meta.url);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import { forbiddenNameParts } from "../../../agent/directory/embedded/complexity.js";
-import { loadUsers } from "../../../shared/dev/demo-tenant.js";
+import { loadUsers } from "../../../dev/demo-tenant.js";
 
 test("load users' name parts cannot turn up in generated passwords (digits and hex never spell them)", () => {
   // Load tests and the benchmark build passwords from counters and random hex: a name part made

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { bareMessageOffset, withBareMessage } from "../../../emulators/servicebus/bare-message.js";
 
 interface RheaCodec {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
-import { before, describe, test } from "node:test";
+import { beforeAll, describe, test } from "vitest";
 import { SignJWT } from "jose";
 import { passwordResets } from "../../../functions/password-resets.js";
 import { precheck } from "../../../functions/precheck.js";
@@ -9,12 +9,12 @@ import { writebackStatus } from "../../../functions/writeback-status.js";
 import { PasswordOperations } from "../../../shared/app/password-operations.js";
 import { useServices } from "../../../shared/composition/services.js";
 import { AppError } from "../../../shared/errors/app-error.js";
-import { DEMO_USERS } from "../../../shared/dev/demo-tenant.js";
-import { DEV_AUDIENCE, DEV_ISSUER } from "../../../shared/dev/dev-token-issuer.js";
+import { DEMO_USERS } from "../../../dev/demo-tenant.js";
+import { DEV_AUDIENCE, DEV_ISSUER } from "../../../dev/dev-token-issuer.js";
 import { startInMemoryStack, type InMemoryStack } from "../../support/in-memory-stack.js";
 
 let s: InMemoryStack;
-before(async () => {
+beforeAll(async () => {
   s = await startInMemoryStack({ rateLimitMax: 3 });
 });
 const alice = DEMO_USERS[0] ?? (() => { throw new Error("demo"); })();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { before, describe, test } from "node:test";
+import { beforeAll, describe, test } from "vitest";
 import { accountUnlocks } from "../../../functions/account-unlocks.js";
 import { passwordChanges } from "../../../functions/password-changes.js";
 import { passwordOperationStatus } from "../../../functions/password-operation-status.js";
@@ -9,7 +9,7 @@ import { precheck } from "../../../functions/precheck.js";
 import { writebackSettings } from "../../../functions/writeback-settings.js";
 import { writebackStatus } from "../../../functions/writeback-status.js";
 import { CHANNELS, INITIATOR_KINDS } from "../../../shared/protocol/envelope.js";
-import { DEMO_INITIAL_PASSWORD, demoUser, userRef } from "../../../shared/dev/demo-tenant.js";
+import { DEMO_INITIAL_PASSWORD, demoUser, userRef } from "../../../dev/demo-tenant.js";
 import { supportedChannels } from "../../../shared/domain/support-matrix.js";
 import { useServices } from "../../../shared/composition/services.js";
 import { AppError } from "../../../shared/errors/app-error.js";
@@ -19,7 +19,7 @@ import { startInMemoryStack, type InMemoryStack } from "../../support/in-memory-
 let s: InMemoryStack;
 const passwordsUsed: string[] = [DEMO_INITIAL_PASSWORD];
 
-before(async () => {
+beforeAll(async () => {
   s = await startInMemoryStack({ rateLimitMax: 1000 });
 });
 

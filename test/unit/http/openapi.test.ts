@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { test } from "node:test";
-import { loadFunctions } from "../../../shared/adapters/functions/load-functions.js";
+import { test } from "vitest";
+import { loadFunctions } from "../../../dev/functions-host/load-functions.js";
 import { ERROR_CATALOG } from "../../../shared/errors/catalog.js";
 import { MAX_CLOUD_ANCHOR_BYTES, MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_CHARS, MAX_USER_PRINCIPAL_NAME_BYTES, userSchema } from "../../../shared/http/request-schemas.js";
 

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { test } from "node:test";
+import { test } from "vitest";
 import { createLocalJWKSet, SignJWT, type JWTVerifyGetKey } from "jose";
-import { createDevTokenIssuer, DEV_AUDIENCE, DEV_ISSUER } from "../../../shared/dev/dev-token-issuer.js";
+import { createDevTokenIssuer, DEV_AUDIENCE, DEV_ISSUER } from "../../../dev/dev-token-issuer.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import { createTokenVerifier, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS } from "../../../shared/http/auth.js";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import {
   declarations,
   infraDir,

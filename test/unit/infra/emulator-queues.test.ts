@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { assertSameQueue, emulatorQueues, seconds, type QueueSpec } from "./emulator-queues.js";
 
 // The reader that compares the local peer's queue configuration with infra/, on inline configs in

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { before, describe, test } from "node:test";
+import { beforeAll, describe, test } from "vitest";
 import { configSchema } from "../../../shared/config/config.js";
 import { DEFAULT_AGENT_EVENTS_QUEUE, DEFAULT_REPLIES_QUEUE, tenantQueueName } from "../../../shared/adapters/servicebus/queue-names.js";
 import {
@@ -50,7 +50,7 @@ let tenantQueue: BicepFile;
 let functionApp: BicepFile;
 let monitoring: BicepFile;
 
-before(async () => {
+beforeAll(async () => {
   [rbac, keyVault, storage, serviceBus, tenantQueue, functionApp, monitoring] = await Promise.all([
     loadBicep("app/rbac.bicep"),
     loadBicep("app/keyvault.bicep"),

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { before, describe, test } from "node:test";
-import { loadFunctions } from "../../../shared/adapters/functions/load-functions.js";
+import { beforeAll, describe, test } from "vitest";
+import { loadFunctions } from "../../../dev/functions-host/load-functions.js";
 import type { FunctionDefinition } from "../../../shared/adapters/functions/registry.js";
 import { CONFIG_SETTING_NAMES, configSchema, loadConfig } from "../../../shared/config/config.js";
 import {
@@ -71,7 +71,7 @@ let bicepSettings: Map<string, Resolved>;
 let sample: Record<string, string>;
 let functions: readonly FunctionDefinition[];
 
-before(async () => {
+beforeAll(async () => {
   main = await loadBicep("main.bicep");
   const appSettings = declaredValue(declaration(main, "variable_declaration", "appSettings"));
   assert.ok(appSettings?.type === "object", "main.bicep must build the app settings as `var appSettings = { ... }`");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { test } from "node:test";
+import { test } from "vitest";
 import { MemoryTenantKeyRing } from "../../../shared/adapters/memory/memory-tenant-key-ring.js";
 import { CachedTenantKeyRing } from "../../../shared/keys/cached-tenant-key-ring.js";
 import { addMonths } from "../../../shared/domain/key-rotation.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { coalescingWriter } from "../../../shared/adapters/logging/coalescing-writer.js";
 
 const nextTurn = () => new Promise((r) => setImmediate(r));

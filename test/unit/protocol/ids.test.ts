@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { test } from "node:test";
+import { test } from "vitest";
 import { bytesToUuid, uuidToBytes } from "../../../shared/protocol/ids.js";
 
 test("uuidToBytes reads any-case 8-4-4-4-12 hex ids exactly, and round-trips with bytesToUuid", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { test } from "node:test";
+import { test } from "vitest";
 import { publicKeyFromPem } from "../../../shared/protocol/public-key-cache.js";
 
 test("a PEM public key is parsed once per PEM, and a wrong PEM still throws", () => {

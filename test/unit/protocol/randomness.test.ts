@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import { AES_KEY_BYTES, GCM_IV_BYTES, randomIv, randomKey } from "../../../shared/protocol/primitives.js";
 
 test("keys and IVs from the pooled CSPRNG are the right size, never repeat and share no memory", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { test } from "node:test";
+import { test } from "vitest";
 import { openReply, openRequest, sealReply, sealRequest } from "../../../shared/protocol/envelope.js";
 import { VECTOR_INPUTS as v } from "../../vectors/vector-inputs.js";
 

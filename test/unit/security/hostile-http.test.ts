@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
-import { before, test } from "node:test";
+import { beforeAll, test } from "vitest";
 import fc from "fast-check";
 import pkg from "@azure/functions";
 import { accountUnlocks } from "../../../functions/account-unlocks.js";
@@ -26,7 +26,7 @@ import { rotateKeys } from "../../../functions/rotate-keys.js";
 import { writebackSettings } from "../../../functions/writeback-settings.js";
 import { writebackStatus } from "../../../functions/writeback-status.js";
 import { useServices } from "../../../shared/composition/services.js";
-import { DEMO_USERS } from "../../../shared/dev/demo-tenant.js";
+import { DEMO_USERS } from "../../../dev/demo-tenant.js";
 import { ERROR_CATALOG, isErrorCode } from "../../../shared/errors/catalog.js";
 import type { HttpHandler } from "../../../shared/http/pipeline.js";
 import { CHANNELS, INITIATOR_KINDS } from "../../../shared/protocol/envelope.js";
@@ -349,7 +349,7 @@ const nonJson = fc.oneof(
   deepNesting.map((n) => serialize(n, [])),
 );
 
-before(async () => {
+beforeAll(async () => {
   s = await startInMemoryStack({ rateLimitMax: 1_000_000_000 });
   useServices(s.services);
   agentPem = (await s.services.keyRing.agentPublicKey(s.tenantId)) ?? "";

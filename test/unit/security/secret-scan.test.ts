@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import { secretForms } from "../../support/secret-scan.js";
 
 test("the secret scanner derives every outgoing form, lone surrogates included", () => {

@@ -5,7 +5,7 @@
  */
 import { copyFileSync } from "node:fs";
 import { Attribute, Change, type Client, EqualityFilter, OrFilter } from "ldapts";
-import { adBytesToGuid } from "../../agent/sync/source-anchor.js";
+import { adBytesToGuid } from "../agent/sync/source-anchor.js";
 import { DEMO_INITIAL_PASSWORD, type DemoAdAccount, type DemoUser } from "./demo-tenant.js";
 import { addUser, sambaBind, sambaClient, sambaUnavailableReason, startSambaDc, type SambaDc } from "./samba-dc.js";
 

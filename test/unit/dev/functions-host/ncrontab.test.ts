@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
-import { nextOccurrence, parseSchedule, ScheduleError } from "../../../shared/adapters/functions/ncrontab.js";
-import { startLocalRunner } from "../../../shared/adapters/functions/local-runner.js";
+import { describe, test } from "vitest";
+import { nextOccurrence, parseSchedule, ScheduleError } from "../../../../dev/functions-host/ncrontab.js";
+import { startLocalRunner } from "../../../../dev/functions-host/local-runner.js";
 
 const next = (schedule: string, after: string) => nextOccurrence(schedule, new Date(after)).toISOString();
 

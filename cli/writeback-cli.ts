@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { DefaultAzureCredential } from "@azure/identity";
-import { createAdministrationClient, onboardTenant } from "../servicebus/tenant-onboarding.js";
+import { createAdministrationClient, onboardTenant } from "../shared/adapters/servicebus/tenant-onboarding.js";
 import { ApiError, WritebackApi } from "./writeback-api.js";
 
 const USAGE = `writeback — operate password writeback

@@ -1,4 +1,4 @@
-import type { TenantKeyRing } from "../ports/tenant-key-ring.port.js";
+import type { TenantKeyRing } from "../shared/ports/tenant-key-ring.port.js";
 import type { DemoAdAccount } from "./demo-tenant.js";
 
 /** What a running local stack offers its users (the `npm start` banner) and the e2e tests. */

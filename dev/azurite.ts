@@ -58,11 +58,3 @@ export async function startAzurite(fixedPort?: number, options: { location?: str
     },
   };
 }
-
-/** The shared Azurite of the test run, or a new one for a file run alone. */
-export async function tableConnectionString(): Promise<{ connectionString: string; stop(): Promise<void> }> {
-  const shared = process.env.TEST_TABLES_CONNECTION_STRING;
-  if (shared !== undefined) return { connectionString: shared, stop: async () => {} };
-  const own = await startAzurite();
-  return own;
-}

@@ -4,26 +4,26 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startKeyVaultPeer } from "../../emulators/keyvault/peer.js";
-import { startServiceBusPeer } from "../../emulators/servicebus/peer.js";
-import { controlInProcess, startServiceBusPeerProcess } from "../../emulators/servicebus/peer-control.js";
-import type { PeerConfig } from "../../emulators/servicebus/config.js";
-import { registerAgent } from "../../agent/commands/register.js";
-import { FileSyncStore } from "../../agent/sync/file-sync-store.js";
-import { loadFunctions } from "../adapters/functions/load-functions.js";
-import { startLocalRunner } from "../adapters/functions/local-runner.js";
-import { jsonLogger } from "../adapters/logging/json-logger.js";
-import { createServiceBusClient } from "../adapters/servicebus/connection.js";
-import { tenantQueueName } from "../adapters/servicebus/queue-names.js";
-import { serviceBusQueueTriggers } from "../adapters/servicebus/queue-trigger-source.js";
-import { buildServices } from "../composition/build-services.js";
-import { useServices } from "../composition/services.js";
-import { loadConfig } from "../config/config.js";
-import { ERROR_CATALOG } from "../errors/catalog.js";
+import { startKeyVaultPeer } from "../emulators/keyvault/peer.js";
+import { startServiceBusPeer } from "../emulators/servicebus/peer.js";
+import { controlInProcess, startServiceBusPeerProcess } from "../emulators/servicebus/peer-control.js";
+import type { PeerConfig } from "../emulators/servicebus/config.js";
+import { registerAgent } from "../agent/commands/register.js";
+import { FileSyncStore } from "../agent/sync/file-sync-store.js";
+import { loadFunctions } from "./functions-host/load-functions.js";
+import { startLocalRunner } from "./functions-host/local-runner.js";
+import { jsonLogger } from "../shared/adapters/logging/json-logger.js";
+import { createServiceBusClient } from "../shared/adapters/servicebus/connection.js";
+import { tenantQueueName } from "../shared/adapters/servicebus/queue-names.js";
+import { serviceBusQueueTriggers } from "../shared/adapters/servicebus/queue-trigger-source.js";
+import { buildServices } from "../shared/composition/build-services.js";
+import { useServices } from "../shared/composition/services.js";
+import { loadConfig } from "../shared/config/config.js";
+import { ERROR_CATALOG } from "../shared/errors/catalog.js";
 import { startAzurite } from "./azurite.js";
-import { createMemoryStores } from "../adapters/memory/create-memory-stores.js";
+import { createMemoryStores } from "../shared/adapters/memory/create-memory-stores.js";
 import { DEMO_DOMAIN, DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects, loadUsers, userRef } from "./demo-tenant.js";
-import { tableCallCount } from "../adapters/tables/table-call-counter.js";
+import { tableCallCount } from "../shared/adapters/tables/table-call-counter.js";
 import { DEV_AUDIENCE, DEV_ISSUER, loadDevTokenIssuer } from "./dev-token-issuer.js";
 import type { LocalStackHandle } from "./local-stack-handle.js";
 import { freePort, stopChild, waitFor } from "./processes.js";
@@ -76,7 +76,7 @@ export interface LocalStackOptions {
   retainLogs?: boolean;
 }
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ROOT_POLICY = "RootManageSharedAccessKey";
 
 /**
@@ -191,7 +191,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       settings: env,
       queueTriggers: serviceBusQueueTriggers(triggerClient),
       log: (line) => keep(`${line}\n`),
-      fallback: staticFiles(join(ROOT, "shared", "dev", "portal"), {
+      fallback: staticFiles(join(ROOT, "dev", "portal"), {
         "config.json": () => ({
           apiBase: `http://127.0.0.1:${apiPort}/api`,
           tenantId: DEMO_TENANT_ID,

@@ -2,7 +2,7 @@
  * A throwaway Samba AD DC on loopback, for the LDAP integration tests and `npm start --
  * --directory samba`: provisioned into a private temp directory (never /etc/samba), serving
  * LDAPS on 127.0.0.1:636, torn down by `stop()`. Ports 389/636 are fixed, so one instance per
- * machine: a lock file serialises concurrent runs (tests and local stacks alike).
+ * network namespace: a lock file serialises concurrent runs (tests and local stacks alike).
  *
  * What it sets up: realm WRITEBACK.TEST (DC dc1), password policy (length 7, complexity,
  * history 3, no minimum age, lockout after 3 bad passwords for 30 minutes), an OU for
@@ -11,7 +11,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,7 +58,19 @@ export const SAMBA_DOMAIN = "writeback.test";
 export const SAMBA_BASE_DN = "DC=writeback,DC=test";
 const HOST = "dc1";
 const URL = "ldaps://127.0.0.1:636";
-export const SAMBA_LOCK_FILE = join(tmpdir(), "writeback-samba-ad.lock");
+/**
+ * Ports 389/636 are fixed per network namespace: runs in different namespaces (`unshare --net`)
+ * do not compete, so the lock is per namespace.
+ */
+function networkNamespace(): string {
+  try {
+    return `-${readlinkSync("/proc/self/ns/net").replace(/\D/g, "")}`;
+  } catch {
+    return "";
+  }
+}
+
+export const SAMBA_LOCK_FILE = join(tmpdir(), `writeback-samba-ad${networkNamespace()}.lock`);
 
 // Rights the LDAPS adapter's README asks for, inherited by user objects under the managed OU.
 const USER_CLASS = "bf967aba-0de6-11d0-a285-00aa003049e2";
@@ -132,7 +144,7 @@ async function portOpen(port: number): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One Samba per machine: waits for another run's instance; takes over the lock of a dead run (stopping its leftover Samba). */
+/** One Samba per network namespace: waits for another run's instance; takes over the lock of a dead run (stopping its leftover Samba). */
 async function acquireLock(waitMs: number): Promise<() => void> {
   const deadline = Date.now() + waitMs;
   for (;;) {

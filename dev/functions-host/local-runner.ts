@@ -1,18 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
-import { errorResult, type HttpResult } from "../../http/responses.js";
-import { AppError } from "../../errors/app-error.js";
-import { MAX_BODY_BYTES, type HttpRequestLike } from "../../http/pipeline.js";
+import { errorResult, type HttpResult } from "../../shared/http/responses.js";
+import { AppError } from "../../shared/errors/app-error.js";
+import { MAX_BODY_BYTES, type HttpRequestLike } from "../../shared/http/pipeline.js";
 import { nextOccurrence, parseSchedule } from "./ncrontab.js";
-import type { FunctionDefinition, HttpFunctionDefinition, ServiceBusQueueFunctionDefinition } from "./registry.js";
+import type { FunctionDefinition, HttpFunctionDefinition, QueueTriggerSource } from "../../shared/adapters/functions/registry.js";
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Feeds a queue-triggered function from a queue (the Service Bus adapter provides one). */
-export interface QueueTriggerSource {
-  subscribe(queueName: string, handler: ServiceBusQueueFunctionDefinition["handler"]): Promise<{ close(): Promise<void> }>;
-}
-
 export interface LocalRunnerOptions {
   functions: readonly FunctionDefinition[];
   host?: string;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { after, before, describe, test } from "node:test";
-import { startLocalRunner, type LocalRunner } from "../../../shared/adapters/functions/local-runner.js";
-import type { FunctionDefinition } from "../../../shared/adapters/functions/registry.js";
-import { MAX_BODY_BYTES } from "../../../shared/http/pipeline.js";
-import { jsonResult } from "../../../shared/http/responses.js";
+import { afterAll, beforeAll, describe, test } from "vitest";
+import { startLocalRunner, type LocalRunner } from "../../../../dev/functions-host/local-runner.js";
+import type { FunctionDefinition } from "../../../../shared/adapters/functions/registry.js";
+import { MAX_BODY_BYTES } from "../../../../shared/http/pipeline.js";
+import { jsonResult } from "../../../../shared/http/responses.js";
 
 let runner: LocalRunner;
 
@@ -48,10 +48,10 @@ function assertError(res: { status: number; json: Record<string, unknown> }, sta
 }
 
 describe("local runner: serves registered HTTP functions like the host", () => {
-  before(async () => {
+  beforeAll(async () => {
     runner = await startLocalRunner({ functions, port: 0, settings: {} });
   });
-  after(() => runner.close());
+  afterAll(() => runner.close());
 
   test("hands the handler the method, url, route params, headers (any case) and body", async () => {
     const body = JSON.stringify({ hello: "wörld" });

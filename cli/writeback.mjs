@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const compiled = fileURLToPath(new URL("../../../dist/shared/adapters/cli/writeback-cli.js", import.meta.url));
+const compiled = fileURLToPath(new URL("../dist/cli/writeback-cli.js", import.meta.url));
 let mod;
 if (existsSync(compiled)) {
   mod = await import(pathToFileURL(compiled).href);

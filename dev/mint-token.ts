@@ -1,5 +1,5 @@
 // Mints a development token from the local issuer (.local/dev-auth), the one `npm start` trusts.
-// Usage: npx tsx shared/dev/mint-token.ts --tenant <tenantId> --role Writeback.Operate [--role Writeback.Admin] [--minutes 60]
+// Usage: npx tsx dev/mint-token.ts --tenant <tenantId> --role Writeback.Operate [--role Writeback.Admin] [--minutes 60]
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { loadDevTokenIssuer } from "./dev-token-issuer.js";
