@@ -13,6 +13,7 @@ import { createDirectory } from "./directory/create-directory.js";
 import { FileSyncStore } from "./sync/file-sync-store.js";
 import { AgentRelayTransport } from "./transport/relay-transport.js";
 import { AGENT_VERSION } from "./version.js";
+import { errorCode } from "../shared/errors/error-code.js";
 
 export interface RunningAgent {
   processor: RequestProcessor;
@@ -77,7 +78,7 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     try {
       await transport.sendEvent(await heartbeat.encode());
     } catch (e) {
-      logger.warn("heartbeat not sent", { code: (e as { code?: string }).code ?? (e instanceof Error ? e.name : "unknown") });
+      logger.warn("heartbeat not sent", { code: errorCode(e) ?? (e instanceof Error ? e.name : "unknown") });
     }
   }
   await sendHeartbeat();

@@ -1,5 +1,6 @@
 import type { ServiceBusClient } from "@azure/service-bus";
 import type { DirectoryService } from "../directory/directory.port.js";
+import { errorCode } from "../../shared/errors/error-code.js";
 
 export interface CheckLine {
   check: string;
@@ -19,7 +20,7 @@ export async function checkAgent(o: { client: ServiceBusClient; tenantQueue: str
     await receiver.peekMessages(1);
     lines.push({ check: `listen on ${o.tenantQueue}`, ok: true, detail: "authorized" });
   } catch (e) {
-    lines.push({ check: `listen on ${o.tenantQueue}`, ok: false, detail: (e as { code?: string }).code ?? "failed" });
+    lines.push({ check: `listen on ${o.tenantQueue}`, ok: false, detail: errorCode(e) ?? "failed" });
   } finally {
     await receiver.close().catch(() => {});
   }
@@ -27,7 +28,7 @@ export async function checkAgent(o: { client: ServiceBusClient; tenantQueue: str
     await o.sendTestEvent();
     lines.push({ check: "send on agent-events", ok: true, detail: "heartbeat sent" });
   } catch (e) {
-    lines.push({ check: "send on agent-events", ok: false, detail: (e as { code?: string }).code ?? "failed" });
+    lines.push({ check: "send on agent-events", ok: false, detail: errorCode(e) ?? "failed" });
   }
   const health = await o.directory.health().catch(() => []);
   if (health.length === 0) lines.push({ check: "directory", ok: false, detail: "no domain configured or reachable" });

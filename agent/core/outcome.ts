@@ -1,5 +1,5 @@
 import { isAppError } from "../../shared/errors/app-error.js";
-import { AGENT_OUTCOME_CODES, ERROR_CATALOG, type AgentOutcomeCode } from "../../shared/errors/catalog.js";
+import { ERROR_CATALOG, isAgentOutcome, type AgentOutcomeCode } from "../../shared/errors/catalog.js";
 
 export interface ReplyOutcome {
   /** "succeeded" or an agent outcome code. */
@@ -16,9 +16,6 @@ export function failure(outcome: AgentOutcomeCode, diagnostic = "", reason = "")
   return { outcome, reason, diagnostic };
 }
 
-function isAgentOutcome(code: string): code is AgentOutcomeCode {
-  return (AGENT_OUTCOME_CODES as readonly string[]).includes(code);
-}
 
 /**
  * What a directory failure becomes in the reply. AppError messages are safe by contract;

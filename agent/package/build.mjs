@@ -16,8 +16,8 @@ const tsc = spawnSync(process.execPath, [join(root, "node_modules", "typescript"
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 const rootPackage = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const version = /AGENT_VERSION = "([^"]+)"/.exec(readFileSync(join(root, "agent", "version.ts"), "utf8"))?.[1];
-if (version === undefined) throw new Error("agent/version.ts has no AGENT_VERSION");
+const version = /PRODUCT_VERSION = "([^"]+)"/.exec(readFileSync(join(root, "shared", "version.ts"), "utf8"))?.[1];
+if (version === undefined) throw new Error("shared/version.ts has no PRODUCT_VERSION");
 
 /** Bare specifiers imported by the compiled files ("ldapts", "@azure/service-bus", …). */
 function importedPackages(dir, found = new Set()) {

@@ -3,6 +3,7 @@ import { BatchingSender } from "../../shared/adapters/servicebus/batching-sender
 import type { Logger } from "../../shared/ports/logger.port.js";
 import { CpuTurns } from "./cpu-turns.js";
 import { WorkSlots } from "./work-slots.js";
+import { errorCode } from "../../shared/errors/error-code.js";
 
 export interface IncomingRequest {
   body: Buffer;
@@ -76,7 +77,7 @@ export class AgentRelayTransport {
       {
         processMessage: (message) => this.track(this.process(receiver, message, handler)),
         processError: async (args) => {
-          this.o.logger.warn("relay receive error", { source: args.errorSource, code: (args.error as { code?: string }).code ?? args.error.name });
+          this.o.logger.warn("relay receive error", { source: args.errorSource, code: errorCode(args.error) ?? args.error.name });
         },
       },
       { autoCompleteMessages: false, maxConcurrentCalls: Math.max(this.o.maxHeldMessages ?? 2 * this.o.maxConcurrentRequests, this.o.maxConcurrentRequests) },
@@ -134,14 +135,14 @@ export class AgentRelayTransport {
           });
         } catch (e) {
           // Not completed: the request comes back and the cached reply is sent again.
-          this.o.logger.warn("reply not sent", { messageId, code: (e as { code?: string }).code ?? "unknown" });
+          this.o.logger.warn("reply not sent", { messageId, code: errorCode(e) ?? "unknown" });
           await receiver.abandonMessage(message).catch(() => {});
           return;
         }
       }
     }
     await receiver.completeMessage(message).catch((e: unknown) => {
-      this.o.logger.warn("request not completed", { messageId, code: (e as { code?: string }).code ?? "unknown" });
+      this.o.logger.warn("request not completed", { messageId, code: errorCode(e) ?? "unknown" });
     });
   }
 

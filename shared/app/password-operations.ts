@@ -1,16 +1,17 @@
 import { createHash, randomUUID } from "node:crypto";
-import { hasOnPremisesPassword } from "../domain/user-types.js";
+import { hasOnPremisesPassword, type UserRef } from "../domain/user-types.js";
 import { isWrittenBack, supportedChannels } from "../domain/support-matrix.js";
 import { agentStatus } from "../domain/agent-status.js";
 import { AppError, isAppError, toAppError } from "../errors/app-error.js";
-import { AGENT_OUTCOME_CODES, POLICY_REASONS, type AgentOutcomeCode, type ErrorCode, type PolicyReason } from "../errors/catalog.js";
-import type { ChangeBody, ResetBody, UnlockBody, UserRef } from "../http/request-schemas.js";
+import { isAgentOutcome, POLICY_REASONS, type ErrorCode, type PolicyReason } from "../errors/catalog.js";
 import type { BegunOperation, OperationRecord } from "../ports/operation-store.port.js";
 import type { AgentHeartbeat } from "../ports/agent-heartbeat-store.port.js";
 import type { PackageKey } from "../ports/tenant-key-ring.port.js";
+import type { TenantSettings } from "../ports/tenant-settings-store.port.js";
 import type { PasswordPolicySummary } from "../domain/password-policy.js";
 import { publicKeyFromPem } from "../protocol/public-key-cache.js";
-import { MAX_MESSAGE_BYTES, sealedRequestBytes, sealRequest, type Channel, type InitiatorKind, type PasswordOperation, type PasswordReply } from "../protocol/envelope.js";
+import type { Initiator, PasswordOperation } from "../domain/operations.js";
+import { MAX_MESSAGE_BYTES, sealedRequestBytes, sealRequest, type PasswordReply } from "../protocol/envelope.js";
 import type { WritebackServices } from "./services.js";
 
 export interface OperationResult {
@@ -20,14 +21,55 @@ export interface OperationResult {
   completedAt: string;
 }
 
+/** A reset: an administrator's, or a user's forgotten password. */
+export interface ResetRequest {
+  requestId?: string | undefined;
+  user: UserRef;
+  newPassword: string;
+  initiator: Initiator;
+  unlockAccount: boolean;
+  forceChangeAtNextLogon: boolean;
+}
+
+/** A change: the user knows the current password (voluntarily, or because it expired). */
+export interface ChangeRequest {
+  requestId?: string | undefined;
+  user: UserRef;
+  currentPassword: string;
+  newPassword: string;
+  reason: "voluntary" | "expired";
+  initiator: Initiator;
+}
+
+/** An unlock without a password change. */
+export interface UnlockRequest {
+  requestId?: string | undefined;
+  user: UserRef;
+  initiator: Initiator;
+}
+
 interface OperationInput {
   requestId?: string | undefined;
   operation: PasswordOperation;
   user: UserRef;
-  initiator: { kind: InitiatorKind; channel: Channel };
+  initiator: Initiator;
   flags: { unlockAccount: boolean; forceChangeAtNextLogon: boolean; expired: boolean };
   newPassword?: string;
   currentPassword?: string;
+}
+
+/** The tenant reads a request needs, started together. */
+interface TenantState {
+  settings: Promise<TenantSettings | undefined>;
+  heartbeat: Promise<AgentHeartbeat | undefined>;
+  keys: Promise<[PackageKey | undefined, string | undefined]>;
+}
+
+interface Availability {
+  settings: TenantSettings;
+  heartbeat: AgentHeartbeat;
+  packageKey: PackageKey;
+  publicKeyPem: string;
 }
 
 const AGENT_OFFLINE_RETRY_SECONDS = 60;
@@ -50,10 +92,6 @@ function agentHolds(heartbeat: AgentHeartbeat | undefined, key: PackageKey): boo
   if (heartbeat === undefined) return false;
   if (heartbeat.keyVersions.includes(key.version)) return true;
   return key.acknowledgedAt !== undefined && key.acknowledgedAt.getTime() >= heartbeat.receivedAt.getTime();
-}
-
-function isAgentOutcome(code: string): code is AgentOutcomeCode {
-  return (AGENT_OUTCOME_CODES as readonly string[]).includes(code);
 }
 
 function policyReason(value: string | undefined): PolicyReason | undefined {
@@ -83,20 +121,11 @@ export class PasswordOperations {
   /** Step 1 of the flow: can this user's password be written back right now? */
   async precheck(tenantId: string, user: UserRef): Promise<{ available: true; policy: PasswordPolicySummary; allowUnlockWithoutReset: boolean }> {
     if (!hasOnPremisesPassword(user.authType)) throw new AppError("NOT_APPLICABLE_CLOUD_ONLY");
-    const state = this.readTenantState(tenantId);
-    const settings = await state.settings;
-    if (settings?.enabled !== true) throw new AppError("WRITEBACK_DISABLED");
-    const heartbeat = await state.heartbeat;
-    if (agentStatus(heartbeat?.receivedAt, this.s.clock.now(), this.s.policy.heartbeatWindowSeconds) !== "online" || heartbeat === undefined) {
-      throw new AppError("AGENT_OFFLINE", { retryAfterSeconds: AGENT_OFFLINE_RETRY_SECONDS });
-    }
-    const [packageKey, publicKeyPem] = await state.keys;
-    if (publicKeyPem === undefined) throw new AppError("AGENT_NOT_REGISTERED");
-    if (packageKey === undefined || !agentHolds(heartbeat, packageKey)) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
+    const { settings, heartbeat } = await this.available(this.readTenantState(tenantId), this.s.clock.now());
     return { available: true, policy: heartbeat.policy, allowUnlockWithoutReset: settings.allowUnlockWithoutReset };
   }
 
-  reset(tenantId: string, body: ResetBody): Promise<OperationResult> {
+  reset(tenantId: string, body: ResetRequest): Promise<OperationResult> {
     return this.run(tenantId, {
       requestId: body.requestId,
       operation: "reset",
@@ -107,7 +136,7 @@ export class PasswordOperations {
     });
   }
 
-  change(tenantId: string, body: ChangeBody): Promise<OperationResult> {
+  change(tenantId: string, body: ChangeRequest): Promise<OperationResult> {
     return this.run(tenantId, {
       requestId: body.requestId,
       operation: "change",
@@ -119,7 +148,7 @@ export class PasswordOperations {
     });
   }
 
-  unlock(tenantId: string, body: UnlockBody): Promise<OperationResult> {
+  unlock(tenantId: string, body: UnlockRequest): Promise<OperationResult> {
     return this.run(tenantId, {
       requestId: body.requestId,
       operation: "unlock",
@@ -195,16 +224,7 @@ export class PasswordOperations {
     const previous = await previousRead;
     if (previous !== undefined) return this.replay(previous, print, attempt);
 
-    const settings = await state.settings;
-    if (settings?.enabled !== true) throw new AppError("WRITEBACK_DISABLED");
-    if (input.operation === "unlock" && !settings.allowUnlockWithoutReset) throw new AppError("UNLOCK_NOT_ENABLED");
-    const heartbeat = await state.heartbeat;
-    if (agentStatus(heartbeat?.receivedAt, started, this.s.policy.heartbeatWindowSeconds) !== "online") {
-      throw new AppError("AGENT_OFFLINE", { retryAfterSeconds: AGENT_OFFLINE_RETRY_SECONDS });
-    }
-    const [packageKey, publicKeyPem] = await state.keys;
-    if (publicKeyPem === undefined) throw new AppError("AGENT_NOT_REGISTERED");
-    if (packageKey === undefined || !agentHolds(heartbeat, packageKey)) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
+    const { packageKey, publicKeyPem } = await this.available(state, started, input.operation);
 
     const limit = await this.s.rateLimiter.consume(tenantId, input.user.cloudAnchor, started, await limitRead);
     if (!limit.allowed) throw new AppError("RATE_LIMITED", { retryAfterSeconds: limit.retryAfterSeconds });
@@ -273,11 +293,30 @@ export class PasswordOperations {
   }
 
   /**
+   * Whether writeback can run for the tenant now, judged in the order the rules are written:
+   * enabled (and, for an unlock, unlock allowed), agent online, agent registered, the current
+   * key held by the agent. The one check behind precheck and every operation.
+   */
+  private async available(state: TenantState, now: Date, operation?: PasswordOperation): Promise<Availability> {
+    const settings = await state.settings;
+    if (settings?.enabled !== true) throw new AppError("WRITEBACK_DISABLED");
+    if (operation === "unlock" && !settings.allowUnlockWithoutReset) throw new AppError("UNLOCK_NOT_ENABLED");
+    const heartbeat = await state.heartbeat;
+    if (heartbeat === undefined || agentStatus(heartbeat.receivedAt, now, this.s.policy.heartbeatWindowSeconds) !== "online") {
+      throw new AppError("AGENT_OFFLINE", { retryAfterSeconds: AGENT_OFFLINE_RETRY_SECONDS });
+    }
+    const [packageKey, publicKeyPem] = await state.keys;
+    if (publicKeyPem === undefined) throw new AppError("AGENT_NOT_REGISTERED");
+    if (packageKey === undefined || !agentHolds(heartbeat, packageKey)) throw new AppError("KEYS_NOT_ACKNOWLEDGED");
+    return { settings, heartbeat, packageKey, publicKeyPem };
+  }
+
+  /**
    * Starts the tenant reads a request needs. A read the rules never reach (say, keys of a
    * disabled tenant) must not surface as an unhandled rejection, so each is pre-handled;
    * awaiting it later still throws.
    */
-  private readTenantState(tenantId: string) {
+  private readTenantState(tenantId: string): TenantState {
     const settings = this.s.settings.get(tenantId);
     const heartbeat = this.s.heartbeats.latest(tenantId);
     const keys = Promise.all([this.s.keyRing.currentKey(tenantId), this.s.keyRing.agentPublicKey(tenantId)]);

@@ -1,4 +1,3 @@
-import type { TokenVerifier } from "../http/auth.js";
 import type { AgentHeartbeatStore } from "../ports/agent-heartbeat-store.port.js";
 import type { AuditLog } from "../ports/audit-log.port.js";
 import type { Clock } from "../ports/clock.port.js";
@@ -8,6 +7,7 @@ import type { RateLimiter } from "../ports/rate-limiter.port.js";
 import type { RelayClient } from "../ports/relay-client.port.js";
 import type { TenantKeyRing } from "../ports/tenant-key-ring.port.js";
 import type { TenantSettingsStore } from "../ports/tenant-settings-store.port.js";
+import type { TokenVerifier } from "../ports/token-verifier.port.js";
 import type { PasswordReply } from "../protocol/envelope.js";
 
 export interface WritebackPolicy {

@@ -2,12 +2,17 @@ import { createPublicKey } from "node:crypto";
 import { agentStatus } from "../domain/agent-status.js";
 import { addMonths } from "../domain/key-rotation.js";
 import { AppError } from "../errors/app-error.js";
-import type { SettingsBody } from "../http/request-schemas.js";
-import type { TenantSettings } from "../ports/tenant-settings-store.port.js";
+import { ConcurrencyConflictError, type TenantSettings } from "../ports/tenant-settings-store.port.js";
 import { KeyLifecycle } from "./key-lifecycle.js";
 import type { WritebackServices } from "./services.js";
 
 /** Operator use cases: status, enable/disable, agent registration, on-demand rotation. */
+/** What an administrator sets for a tenant. */
+export interface SettingsChange {
+  enabled: boolean;
+  allowUnlockWithoutReset: boolean;
+}
+
 export class TenantAdmin {
   private readonly keys: KeyLifecycle;
   constructor(private readonly s: WritebackServices) {
@@ -48,7 +53,7 @@ export class TenantAdmin {
   }
 
   /** Enable rotates (a fresh key, delivered and acknowledged) before it takes effect; disable tells the agent to discard its keys. */
-  async updateSettings(tenantId: string, body: SettingsBody): Promise<Record<string, unknown>> {
+  async updateSettings(tenantId: string, body: SettingsChange): Promise<Record<string, unknown>> {
     const existing = await this.s.settings.get(tenantId);
     const wasEnabled = existing?.enabled === true;
     const next: TenantSettings = { tenantId, enabled: body.enabled, allowUnlockWithoutReset: body.allowUnlockWithoutReset, updatedAt: this.s.clock.now() };
@@ -59,7 +64,7 @@ export class TenantAdmin {
       agentAcknowledged = true;
     }
     await this.s.settings.put(next, existing?.etag ?? null).catch((e: unknown) => {
-      if (e instanceof Error && e.name === "ConcurrencyConflictError") {
+      if (e instanceof ConcurrencyConflictError) {
         throw new AppError("SETTINGS_CONFLICT");
       }
       throw e;

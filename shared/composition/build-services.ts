@@ -5,7 +5,7 @@ import { createKeyVaultTenantKeyRing } from "../adapters/keyvault/create-key-vau
 import { createServiceBusClient } from "../adapters/servicebus/connection.js";
 import { ServiceBusRelayClient } from "../adapters/servicebus/relay-client.js";
 import { createTableStores } from "../adapters/tables/create-table-stores.js";
-import { PasswordOperations } from "../app/password-operations.js";
+import { settleLateReply } from "../app/late-replies.js";
 import { createReplyOpener, UntrustedReplyError } from "../app/reply-opener.js";
 import type { WritebackServices } from "../app/services.js";
 import type { AppConfig } from "../config/config.js";
@@ -59,17 +59,7 @@ export async function buildServices(config: AppConfig, logger: Logger, credentia
     isUntrusted: (e) => e instanceof UntrustedReplyError,
     logger,
     onLateReply: async (reply, message) => {
-      const s = holder.services;
-      if (s === undefined) return;
-      if (reply.operation === "deliverKey") {
-        if (reply.outcome === "succeeded") await s.keyRing.markAcknowledged(message.tenantId, reply.keyVersion, s.clock.now());
-      } else if (reply.operation !== "disable") {
-        await new PasswordOperations(s).settle(message.tenantId, reply.requestId, reply).catch((e: unknown) => {
-          // A recorded error outcome is an answer, not a failure of recording it.
-          if (!(e instanceof Error && e.name === "AppError")) throw e;
-        });
-        logger.info("late reply recorded", { tenantId: message.tenantId, requestId: reply.requestId, outcome: reply.outcome });
-      }
+      if (holder.services !== undefined) await settleLateReply(holder.services, message.tenantId, reply);
     },
   });
   const services: WritebackServices = {

@@ -1,4 +1,4 @@
-import type { Channel, InitiatorKind, PasswordOperation } from "../protocol/envelope.js";
+import type { Channel, InitiatorKind, PasswordOperation } from "./operations.js";
 
 /**
  * Which operations are written back, from the product spec:

@@ -33,7 +33,7 @@ export class AppError extends Error {
 }
 
 export function isAppError(value: unknown): value is AppError {
-  return value instanceof Error && value.name === "AppError" && "code" in value;
+  return value instanceof AppError;
 }
 
 /** Anything thrown becomes an AppError; unknown errors become INTERNAL_ERROR with the cause kept for logs. */

@@ -115,7 +115,7 @@ export const ERROR_CATALOG = {
   STORAGE_UNAVAILABLE: {
     status: 503,
     userMessage: "Password writeback is temporarily unavailable. Try again later.",
-    adminHint: "Table storage could not be reached. Check STORAGE_CONNECTION_STRING / the storage account and the app's role assignments.",
+    adminHint: "Table storage could not be reached. Check TABLES_CONNECTION_STRING / TABLES_ENDPOINT, the storage account and the app's role assignments.",
   },
   INTERNAL_ERROR: {
     status: 500,
@@ -192,6 +192,11 @@ export const AGENT_OUTCOME_CODES = [
   "WRITEBACK_DISABLED",
 ] as const satisfies readonly ErrorCode[];
 export type AgentOutcomeCode = (typeof AGENT_OUTCOME_CODES)[number];
+
+/** Whether an agent's answer is one of the outcomes it may report (anything else is a configuration error). */
+export function isAgentOutcome(code: string): code is AgentOutcomeCode {
+  return (AGENT_OUTCOME_CODES as readonly string[]).includes(code);
+}
 
 export const POLICY_REASONS = ["tooShort", "complexity", "history", "minimumAge", "filter", "unknown"] as const;
 export type PolicyReason = (typeof POLICY_REASONS)[number];

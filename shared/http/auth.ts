@@ -1,15 +1,12 @@
 import { createHash } from "node:crypto";
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { AppError } from "../errors/app-error.js";
+import type { Principal, TokenVerifier } from "../ports/token-verifier.port.js";
 
 export const ROLES = { operate: "Writeback.Operate", admin: "Writeback.Admin" } as const;
 export type Role = (typeof ROLES)[keyof typeof ROLES];
 
-export interface Principal {
-  subject: string;
-  tenantId: string;
-  roles: readonly string[];
-}
+export type { Principal, TokenVerifier };
 
 export interface TokenVerifierOptions {
   issuer: string;
@@ -39,7 +36,6 @@ export interface TokenVerifierOptions {
   now?: () => number;
 }
 
-export type TokenVerifier = (authorization: string | null) => Promise<Principal>;
 
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256"];
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;

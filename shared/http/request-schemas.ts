@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AUTH_TYPES } from "../domain/user-types.js";
-import { CHANNELS, INITIATOR_KINDS, MAX_MESSAGE_BYTES, sealedRequestBytes } from "../protocol/envelope.js";
+import { CHANNELS, INITIATOR_KINDS } from "../domain/operations.js";
+import { MAX_MESSAGE_BYTES, sealedRequestBytes } from "../protocol/envelope.js";
 
 // Whole-string patterns (zod string checks) rather than refine(): in zod 3 each refine() wraps
 // the schema in an effect that cost ~5–8 µs per parse here, most of a reset body's ~35 µs.

@@ -1,5 +1,5 @@
 import type { PolicyReason } from "../errors/catalog.js";
-import type { Channel, InitiatorKind, PasswordOperation } from "../protocol/envelope.js";
+import type { Channel, InitiatorKind, PasswordOperation } from "../domain/operations.js";
 
 export type OperationStatus = "pending" | "completed";
 

@@ -1,9 +1,6 @@
-export interface RateLimitDecision {
-  allowed: boolean;
-  /** When not allowed: seconds until the oldest counted attempt leaves the window. */
-  retryAfterSeconds: number;
-  remaining: number;
-}
+import type { RateLimitDecision } from "../domain/rate-limit-window.js";
+
+export type { RateLimitDecision };
 
 /** What read() saw of a subject's window: its attempts and the store's version (undefined: no row yet). */
 export interface RateLimitSnapshot {

@@ -1,4 +1,5 @@
 import type { KeyLike } from "node:crypto";
+import { CHANNELS, INITIATOR_KINDS, type Channel, type InitiatorKind, type PasswordOperation } from "../domain/operations.js";
 import { BinaryReader, BinaryWriter, TruncatedError } from "./binary.js";
 import { bytesToUuid, uuidToBytes } from "./ids.js";
 import {
@@ -35,21 +36,8 @@ export type MessageKind = keyof typeof MESSAGE_KINDS;
 
 export const OPERATIONS = { reset: 1, change: 2, unlock: 3, deliverKey: 4, disable: 5 } as const;
 export type Operation = keyof typeof OPERATIONS;
-export type PasswordOperation = "reset" | "change" | "unlock";
-
-export const INITIATOR_KINDS = ["user", "admin"] as const;
-export type InitiatorKind = (typeof INITIATOR_KINDS)[number];
-export const CHANNELS = [
-  "ssprPortal",
-  "accessPanel",
-  "office365",
-  "azurePortal",
-  "entraAdminCenter",
-  "m365AdminCenter",
-  "powershell",
-  "graph",
-] as const;
-export type Channel = (typeof CHANNELS)[number];
+// The domain's vocabulary, as the wire format encodes it.
+export { CHANNELS, INITIATOR_KINDS, type Channel, type InitiatorKind, type PasswordOperation } from "../domain/operations.js";
 
 export class MalformedEnvelopeError extends Error {
   override readonly name = "MalformedEnvelopeError";

@@ -5,6 +5,7 @@ import type { LateReplyHandler, RelayClient, RelayClientStats, RelayReplyMessage
 import { BatchingSender } from "./batching-sender.js";
 import { toRelayError } from "./errors.js";
 import { tenantQueueName } from "./queue-names.js";
+import { errorCode } from "../../errors/error-code.js";
 
 export interface ServiceBusRelayClientOptions<TReply> {
   client: ServiceBusClient;
@@ -112,9 +113,9 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
       {
         processMessage: (message) => this.onReply(receiver, message),
         processError: async (args) => {
-          this.o.logger.warn("reply receiver error", { source: args.errorSource, code: (args.error as { code?: string }).code ?? args.error.name });
+          this.o.logger.warn("reply receiver error", { source: args.errorSource, code: errorCode(args.error) ?? args.error.name });
           // A lost session lock or a closed link ends this receiver: open a new one.
-          if (!this.closed && (receiver.isClosed || (args.error as { code?: string }).code === "SessionLockLost")) this.restartReceiver(receiver);
+          if (!this.closed && (receiver.isClosed || errorCode(args.error) === "SessionLockLost")) this.restartReceiver(receiver);
         },
       },
       { autoCompleteMessages: false, maxConcurrentCalls: this.o.maxConcurrentReplies ?? 64 },
@@ -172,13 +173,13 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
       try {
         await this.o.onLateReply?.(reply, replyMessage);
       } catch (e) {
-        this.o.logger.warn("late reply not recorded yet", { correlationId, code: (e as { code?: string }).code ?? "unknown" });
+        this.o.logger.warn("late reply not recorded yet", { correlationId, code: errorCode(e) ?? "unknown" });
         await receiver.abandonMessage(message).catch(() => {});
         return;
       }
     }
     await receiver.completeMessage(message).catch((e: unknown) => {
-      this.o.logger.warn("reply not completed", { correlationId, code: (e as { code?: string }).code ?? "unknown" });
+      this.o.logger.warn("reply not completed", { correlationId, code: errorCode(e) ?? "unknown" });
     });
   }
 

@@ -1,4 +1,4 @@
-import type { RateLimitOptions } from "../memory/memory-rate-limiter.js";
+import type { RateLimitOptions } from "../../domain/rate-limit-window.js";
 import { LazyTable, type TableConnection } from "./table-client.js";
 import { TABLE_NAMES, TableAgentHeartbeatStore, TableAuditLog, TableOperationStore, TableRateLimiter, TableTenantSettingsStore } from "./table-stores.js";
 

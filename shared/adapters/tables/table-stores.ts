@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { decide, inWindow, type RateLimitOptions } from "../memory/memory-rate-limiter.js";
+import { decide, inWindow, type RateLimitOptions } from "../../domain/rate-limit-window.js";
 import type { AgentHeartbeat, AgentHeartbeatStore } from "../../ports/agent-heartbeat-store.port.js";
 import type { AuditLog, AuditRow } from "../../ports/audit-log.port.js";
 import type { BegunOperation, OperationRecord, OperationStore } from "../../ports/operation-store.port.js";

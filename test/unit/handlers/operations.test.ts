@@ -8,7 +8,7 @@ import { passwordResets } from "../../../functions/password-resets.js";
 import { precheck } from "../../../functions/precheck.js";
 import { writebackSettings } from "../../../functions/writeback-settings.js";
 import { writebackStatus } from "../../../functions/writeback-status.js";
-import { CHANNELS, INITIATOR_KINDS } from "../../../shared/protocol/envelope.js";
+import { CHANNELS, INITIATOR_KINDS } from "../../../shared/domain/operations.js";
 import { DEMO_INITIAL_PASSWORD, demoUser, userRef } from "../../../dev/demo-tenant.js";
 import { supportedChannels } from "../../../shared/domain/support-matrix.js";
 import { useServices } from "../../../shared/composition/services.js";

@@ -29,7 +29,7 @@ import { useServices } from "../../../shared/composition/services.js";
 import { DEMO_USERS } from "../../../dev/demo-tenant.js";
 import { ERROR_CATALOG, isErrorCode } from "../../../shared/errors/catalog.js";
 import type { HttpHandler } from "../../../shared/http/pipeline.js";
-import { CHANNELS, INITIATOR_KINDS } from "../../../shared/protocol/envelope.js";
+import { CHANNELS, INITIATOR_KINDS } from "../../../shared/domain/operations.js";
 import { findSecrets } from "../../support/secret-scan.js";
 import { startInMemoryStack, type InMemoryStack } from "../../support/in-memory-stack.js";
 

@@ -1,0 +1,22 @@
+import { isAppError } from "../errors/app-error.js";
+import type { PasswordReply } from "../protocol/envelope.js";
+import { PasswordOperations } from "./password-operations.js";
+import type { WritebackServices } from "./services.js";
+
+/**
+ * A verified reply that arrived after its caller stopped waiting. A key delivery's
+ * acknowledgement marks the key acknowledged; a password operation's outcome is recorded, so
+ * the status endpoint tells the truth; a disable needs nothing.
+ */
+export async function settleLateReply(s: WritebackServices, tenantId: string, reply: PasswordReply): Promise<void> {
+  if (reply.operation === "deliverKey") {
+    if (reply.outcome === "succeeded") await s.keyRing.markAcknowledged(tenantId, reply.keyVersion, s.clock.now());
+    return;
+  }
+  if (reply.operation === "disable") return;
+  await new PasswordOperations(s).settle(tenantId, reply.requestId, reply).catch((e: unknown) => {
+    // A recorded error outcome is an answer, not a failure of recording it.
+    if (!isAppError(e)) throw e;
+  });
+  s.logger.info("late reply recorded", { tenantId, requestId: reply.requestId, outcome: reply.outcome });
+}
