@@ -26,7 +26,7 @@ export default defineConfig({
       // Printed in CI (CI=true), never gated.
       enabled: process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false",
       reporter: ["text-summary"],
-      include: ["functions/**", "shared/**", "agent/**", "cli/**", "dev/**", "emulators/**"],
+      include: ["{functions,shared,agent,cli,dev,emulators}/**/*.{ts,mjs,js}"],
     },
     projects: [
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
