@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TokenCredential } from "@azure/core-auth";
-import { selfSignedCertificate } from "./certificate.js";
+import { selfSignedCertificate } from "../certificate.js";
 import { LocalKeyVaultCredential, newTokenSecret, verifyToken } from "./token.js";
 
 interface SecretVersion {

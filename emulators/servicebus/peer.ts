@@ -1,62 +1,16 @@
-import { createRequire } from "node:module";
 import type { Server, Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { selfSignedCertificate } from "../certificate.js";
+import { amqpError, rhea, sizeOfDispatchedMessage, type Connection, type Delivery, type EventContext, type Link, type Message, type Receiver, type Sender } from "./amqp.js";
 import type { PeerConfig, PolicyDef, QueueDef, Right } from "./config.js";
 import { bareMessageOffset, withBareMessage } from "./bare-message.js";
-import { Queue, type AmqpMessage, type StoredMessage } from "./queue.js";
+import { handleManagement, lockTokenOfTag, type Disposition, type ManagementAnswer } from "./management.js";
+import { MESSAGE_STATE_CODE, Queue, type AmqpMessage, type StoredMessage } from "./queue.js";
 import { allows, entityOf, SasError, verifySasToken, type Grant } from "./sas.js";
 
-// rhea's typings lag its runtime (link.remote/local, outcomes): the peer uses these shapes.
-interface Terminus {
-  address?: string;
-  filter?: Record<string, unknown>;
-}
-interface Link {
-  name: string;
-  remote: { attach?: { source?: Terminus; target?: Terminus; snd_settle_mode?: number; rcv_settle_mode?: number } };
-  local: { attach: Record<string, unknown> };
-  close(error?: unknown): void;
-  is_open(): boolean;
-  set_source(fields: Record<string, unknown>): void;
-  set_target(fields: Record<string, unknown>): void;
-}
-type Receiver = Link;
-interface Sender extends Link {
-  /** With a format, `message` is the encoded payload, sent as is. */
-  send(message: unknown, tag?: Buffer, format?: number): unknown;
-  sendable(): boolean;
-  set_drained(drained: boolean): void;
-}
-type Message = Record<string, unknown> & { application_properties?: Record<string, unknown>; body?: unknown; reply_to?: unknown; message_id?: unknown };
-interface Delivery {
-  tag: Buffer;
-  format?: number;
-  remote_settled?: boolean;
-  remote_state?: { error?: { condition?: string; description?: string; info?: Record<string, unknown> }; described?: () => unknown };
-  update(settled: boolean, state?: unknown): void;
-}
-interface Connection {
-  container_id: string;
-  each_sender(action: (s: Sender) => void): void;
-}
-interface EventContext {
-  connection: Connection;
-  sender?: unknown;
-  receiver?: unknown;
-  message?: unknown;
-  delivery?: unknown;
-}
-interface Rhea {
-  create_container(options: { id: string }): {
-    sasl_server_mechanisms: { enable_anonymous(): void; enable_plain(verify: () => boolean): void };
-    on(event: string, handler: (context: EventContext) => void): void;
-    listen(options: Record<string, unknown>): unknown;
-  };
-  types: { wrap_long(n: number): unknown };
-  message: { encode(m: unknown): Buffer; decode(b: Buffer): unknown; rejected(fields: { error?: unknown }): { described(): unknown } };
-}
-const rhea = createRequire(import.meta.url)("rhea") as Rhea;
-
 const BATCH_FORMAT = 0x80013700;
+/** The accepted outcome (descriptor 0x24, no fields). */
+const ACCEPTED = rhea.message.accepted().described();
 const SESSION_FILTER = "com.microsoft:session-filter";
 const LOCKED_UNTIL = "com.microsoft:locked-until-utc";
 const MAX_MESSAGE_SIZE = 256 * 1024;
@@ -85,6 +39,14 @@ function coalesceWrites(socket: Socket): void {
   } as Socket["write"];
 }
 
+/** Deliveries queued on the sender's session for this link and not written out yet. */
+function pendingDeliveries(sender: Sender): number {
+  const out = sender.session.outgoing;
+  let n = 0;
+  for (let id = out.next_pending_delivery; id < out.next_delivery_id; id++) if (out.deliveries.by_id(id)?.link === sender) n += 1;
+  return n;
+}
+
 export interface PeerStats {
   connections: number;
   messagesSent: number;
@@ -96,17 +58,35 @@ export interface PeerStats {
   putTokens: number;
   refusedTokens: number;
   refusedLinks: number;
+  /** Messages refused for their size (MessageSizeExceeded). */
+  refusedMessages: number;
 }
 
-/** The connection string the SDK uses for a policy of a peer at host:port. */
-export function peerConnectionString(host: string, port: number, policy: PolicyDef): string {
-  return `Endpoint=sb://${host}:${port};SharedAccessKeyName=${policy.name};SharedAccessKey=${policy.key};UseDevelopmentEmulator=true`;
+/**
+ * The connection string for a policy of a peer at host:port: plain TCP through the SDKs'
+ * development-emulator switch, or (tls) AMQPS as for Azure, trusting the peer's CA file.
+ */
+export function peerConnectionString(host: string, port: number, policy: PolicyDef, tls = false): string {
+  const keys = `SharedAccessKeyName=${policy.name};SharedAccessKey=${policy.key}`;
+  // On 5671, the form Azure shows (no port): uamqp compares the entity URI it builds from it
+  // with the attach's source address, which carries no port.
+  return tls ? `Endpoint=sb://${port === 5671 ? host : `${host}:${port}`}/;${keys}` : `Endpoint=sb://${host}:${port};${keys};UseDevelopmentEmulator=true`;
+}
+
+export interface PeerOptions {
+  port?: number;
+  host?: string;
+  config: PeerConfig;
+  /** Also listen with TLS (AMQPS; 5671 is the service's port, 0 picks a free one), with a certificate made at start. */
+  tls?: { port?: number };
 }
 
 export interface ServiceBusPeer {
   port: number;
   host: string;
-  connectionString(policyName: string): string;
+  /** The AMQPS listener and the CA certificate (PEM) that signs it, when started with `tls`. */
+  tls: { port: number; caPem: string } | undefined;
+  connectionString(policyName: string, options?: { tls?: boolean }): string;
   addQueue(def: QueueDef): void;
   addPolicy(def: PolicyDef): void;
   /** Messages waiting in a queue (and its dead-letter queue). */
@@ -130,33 +110,18 @@ function ticks(ms: number): unknown {
 }
 
 /**
- * The SDK shows a lock token as a .NET GUID of the delivery tag (its first three groups
- * byte-swapped) and sends that GUID back in $management requests: swap back to the tag's hex,
- * which is what the queue knows the lock by.
- */
-function tagOfLockToken(token: unknown): string {
-  const tag = Buffer.isBuffer(token) ? Buffer.from(token) : Buffer.from(String(token).replace(/-/g, ""), "hex");
-  if (tag.length === 16) for (const [from, to] of [[0, 4], [4, 6], [6, 8]] as const) tag.subarray(from, to).reverse();
-  return tag.toString("hex");
-}
-
-function errorCondition(condition: string, description: string) {
-  return { condition, description };
-}
-
-/**
  * A local AMQP 1.0 peer that the unmodified @azure/service-bus SDK talks to
  * (UseDevelopmentEmulator=true): SAS-authorized links through $cbs, queues with peekLock,
  * sessions, dead-lettering, TTL, and the $management operations the SDK uses.
  */
-export async function startServiceBusPeer(options: { port?: number; host?: string; config: PeerConfig }): Promise<ServiceBusPeer> {
+export async function startServiceBusPeer(options: PeerOptions): Promise<ServiceBusPeer> {
   const host = options.host ?? "127.0.0.1";
   const policies: PolicyDef[] = [...options.config.policies];
   const queues = new Map<string, Queue>();
   const grants = new WeakMap<Connection, Grant[]>();
   const receivers = new Set<ReceiverLink>();
   const connections = new Set<Connection>();
-  const counters: PeerStats = { connections: 0, messagesSent: 0, transfersReceived: 0, messagesDelivered: 0, deliveredAsReceived: 0, putTokens: 0, refusedTokens: 0, refusedLinks: 0 };
+  const counters: PeerStats = { connections: 0, messagesSent: 0, transfersReceived: 0, messagesDelivered: 0, deliveredAsReceived: 0, putTokens: 0, refusedTokens: 0, refusedLinks: 0, refusedMessages: 0 };
   const addQueue = (def: QueueDef) => queues.set(def.name.toLowerCase(), new Queue(def));
   for (const q of options.config.queues) addQueue(q);
 
@@ -175,28 +140,57 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
 
   const refuse = (link: Sender | Receiver, condition: string, description: string) => {
     counters.refusedLinks += 1;
-    link.close(errorCondition(condition, description));
+    link.close(amqpError(condition, description));
   };
 
-  /** The link a request/response client receives on: named by (or targeted at) the request's reply_to. */
-  const replyLink = (connection: Connection, replyTo: unknown, source: (s: string) => boolean): Sender | undefined => {
-    let found: Sender | undefined;
+  /**
+   * Where a request/response answer goes: the sender link named by (or targeted at) reply-to,
+   * else the link paired with the requesting one (same session, source = the request's target).
+   * Service Bus answers on the pair whatever reply-to says; uamqp's put-token has none.
+   */
+  const replyLink = (connection: Connection, request: Receiver, replyTo: unknown): Sender | undefined => {
+    const node = String(request.remote.attach?.target?.address ?? "").toLowerCase();
+    let named: Sender | undefined;
+    let paired: Sender | undefined;
     connection.each_sender((l) => {
-      const src = String(l.remote.attach?.source?.address ?? "");
-      const tgt = String(l.remote.attach?.target?.address ?? "");
-      if (found === undefined && source(src) && (tgt === replyTo || l.name === replyTo)) found = l;
+      if (String(l.remote.attach?.source?.address ?? "").toLowerCase() !== node || !l.is_open()) return;
+      const tgt = l.remote.attach?.target?.address;
+      if (named === undefined && replyTo !== undefined && replyTo !== null && (tgt === replyTo || l.name === replyTo)) named = l;
+      if (paired === undefined && l.session === request.session) paired = l;
     });
-    return found;
+    return named ?? paired;
   };
 
   // ---------------------------------------------------------------- delivery
 
-  const deliver = (link: ReceiverLink, m: StoredMessage, now: number) => {
-    const annotations: Record<string, unknown> = {
+  /**
+   * A stored message as the broker hands it out: its header and annotations written by the
+   * broker, then the bare message as the sender encoded it when the peer kept it.
+   */
+  const encodeStored = (m: StoredMessage, annotations: Record<string, unknown>, deliveryAnnotations?: Record<string, unknown>): { payload: Buffer; asReceived: boolean } => {
+    const message_annotations = {
       ...(m.message.message_annotations ?? {}),
       "x-opt-sequence-number": rhea.types.wrap_long(m.sequenceNumber),
       "x-opt-enqueued-time": new Date(m.enqueuedAt),
+      ...(m.state === "active" ? {} : { "x-opt-message-state": rhea.types.wrap_int(MESSAGE_STATE_CODE[m.state]) }),
+      ...annotations,
     };
+    const delivery_annotations = deliveryAnnotations === undefined ? m.message.delivery_annotations : { ...((m.message.delivery_annotations as Record<string, unknown> | undefined) ?? {}), ...deliveryAnnotations };
+    if (m.bare !== undefined && m.deadLetterReason === undefined) {
+      // Only the header and annotations are the broker's to write; the bare message goes as received.
+      const { durable, priority, ttl, first_acquirer } = m.message;
+      const payload = withBareMessage(rhea.message.encode({ durable, priority, ttl, first_acquirer, delivery_count: m.failedDeliveries, delivery_annotations, message_annotations }), m.bare);
+      if (payload !== undefined) return { payload, asReceived: true };
+    }
+    const out: AmqpMessage = { ...m.message, message_annotations, delivery_annotations, delivery_count: m.failedDeliveries };
+    if (m.deadLetterReason !== undefined) {
+      out.application_properties = { ...(m.message.application_properties ?? {}), DeadLetterReason: m.deadLetterReason, DeadLetterErrorDescription: m.deadLetterDescription ?? "" };
+    }
+    return { payload: rhea.message.encode(out), asReceived: false };
+  };
+
+  const deliver = (link: ReceiverLink, m: StoredMessage, now: number) => {
+    const annotations: Record<string, unknown> = {};
     let tag: Buffer;
     if (link.receiveAndDelete) {
       link.queue.remove(m);
@@ -207,33 +201,25 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
       annotations["x-opt-locked-until"] = new Date(m.lockedUntil);
       tag = Buffer.from(token, "hex");
     }
-    if (m.bare !== undefined && m.deadLetterReason === undefined) {
-      // Only the header and annotations are the broker's to write; the bare message goes as received.
-      const { durable, priority, ttl, first_acquirer, delivery_annotations } = m.message;
-      const payload = withBareMessage(rhea.message.encode({ durable, priority, ttl, first_acquirer, delivery_count: m.failedDeliveries, delivery_annotations, message_annotations: annotations }), m.bare);
-      if (payload !== undefined) {
-        link.sender.send(payload, tag, 0);
-        counters.messagesDelivered += 1;
-        counters.deliveredAsReceived += 1;
-        return;
-      }
-    }
-    const out: AmqpMessage = { ...m.message, message_annotations: annotations, delivery_count: m.failedDeliveries };
-    if (m.deadLetterReason !== undefined) {
-      out.application_properties = { ...(m.message.application_properties ?? {}), DeadLetterReason: m.deadLetterReason, DeadLetterErrorDescription: m.deadLetterDescription ?? "" };
-    }
-    link.sender.send(out, tag);
+    const { payload, asReceived } = encodeStored(m, annotations);
+    link.sender.send(payload, tag, 0);
     counters.messagesDelivered += 1;
+    if (asReceived) counters.deliveredAsReceived += 1;
   };
 
   const pump = (queue: Queue) => {
     const now = Date.now();
     for (const link of receivers) {
       if (link.queue !== queue || !link.sender.is_open()) continue;
-      while (link.sender.sendable()) {
+      // rhea counts credit down only when a delivery is written out, later in the tick; and the
+      // session writes deliveries in order, so one beyond its link's credit would hold back every
+      // later transfer on the session (management answers included). Send within the credit.
+      let budget = link.sender.credit - pendingDeliveries(link.sender);
+      while (budget > 0 && link.sender.sendable()) {
         const m = queue.next(now, queue.requiresSession ? link.sessionId : undefined);
         if (m === undefined || (queue.requiresSession && link.sessionId === undefined)) break;
         deliver(link, m, now);
+        budget -= 1;
       }
     }
   };
@@ -245,12 +231,15 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     }
   };
 
-  const settleByToken = (queue: Queue, token: string, status: "completed" | "abandoned" | "suspended" | "defered", reason?: string, description?: string): boolean => {
+  const settleByToken = (queue: Queue, token: string, status: Disposition, deadLetter?: { reason?: string | undefined; description?: string | undefined }, properties?: Record<string, unknown>): boolean => {
     const m = queue.byLockToken(token);
-    if (m === undefined || m.lockedUntil <= Date.now()) return false;
     const now = Date.now();
+    if (m === undefined || m.lockedUntil <= now) return false;
+    // abandon/defer may carry properties to modify: the service merges them into the annotations.
+    if (properties !== undefined && Object.keys(properties).length > 0) m.message.message_annotations = { ...(m.message.message_annotations ?? {}), ...properties };
     if (status === "completed") queue.complete(m);
-    else if (status === "suspended") queue.moveToDeadLetter(m, reason, description, now);
+    else if (status === "suspended") queue.moveToDeadLetter(m, deadLetter?.reason, deadLetter?.description, now);
+    else if (status === "defered") queue.defer(m);
     else queue.abandon(m, now);
     return true;
   };
@@ -278,93 +267,68 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
         description = e instanceof SasError ? e.message : "unauthorized";
       }
     }
-    replyLink(connection, msg.reply_to, (s) => s === "$cbs")?.send({
+    // CBS answers name their fields status-code / status-description; the code is an AMQP int.
+    replyLink(connection, context.receiver as Receiver, msg.reply_to)?.send({
       correlation_id: msg.message_id,
-      application_properties: { "status-code": status, "status-description": description },
+      application_properties: { "status-code": rhea.types.wrap_int(status), "status-description": description },
+    });
+  };
+
+  const answerManagement = (context: EventContext, msg: Message, answer: ManagementAnswer) => {
+    replyLink(context.connection, context.receiver as Receiver, msg.reply_to)?.send({
+      correlation_id: msg.message_id,
+      application_properties: {
+        statusCode: rhea.types.wrap_int(answer.status),
+        statusDescription: answer.description,
+        ...(answer.condition === undefined ? {} : { errorCondition: rhea.types.wrap_symbol(answer.condition) }),
+      },
+      ...(answer.body === undefined ? {} : { body: answer.body }),
     });
   };
 
   const onManagement = (context: EventContext, msg: Message, address: string) => {
-    const queue = queueOf(address.replace(/\/\$management$/i, ""));
+    const entityAddress = address.replace(/\/\$management$/i, "");
+    const queue = queueOf(entityAddress);
     const props = (msg.application_properties ?? {}) as Record<string, unknown>;
-    const body = (msg.body ?? {}) as Record<string, unknown>;
-    const now = Date.now();
-    let status = 200;
-    let result: Record<string, unknown> = {};
-    const tokensOf = (v: unknown): string[] => (Array.isArray(v) ? v : []).map(tagOfLockToken);
-    if (queue === undefined) status = 404;
-    else {
-      switch (props.operation) {
-        case "com.microsoft:renew-lock": {
-          const expirations: Date[] = [];
-          for (const t of tokensOf(body["lock-tokens"])) {
-            const m = queue.byLockToken(t);
-            if (m === undefined || m.lockedUntil <= now) {
-              status = 410;
-              break;
-            }
-            expirations.push(new Date(queue.renew(m, now)));
-          }
-          result = { expirations };
-          break;
-        }
-        case "com.microsoft:renew-session-lock": {
-          const id = String(body["session-id"] ?? "");
-          const lock = queue.sessionLocks.get(id);
-          if (lock === undefined) status = 410;
-          else {
-            lock.lockedUntil = now + queue.lockMs;
-            result = { expiration: new Date(lock.lockedUntil) };
-          }
-          break;
-        }
-        case "com.microsoft:update-disposition": {
-          const s = String(body["disposition-status"] ?? "") as "completed" | "abandoned" | "suspended" | "defered";
-          for (const t of tokensOf(body["lock-tokens"])) {
-            if (!settleByToken(queue, t, s, body["deadletter-reason"] as string | undefined, body["deadletter-description"] as string | undefined)) status = 410;
-          }
-          pumpAll();
-          break;
-        }
-        case "com.microsoft:peek-message": {
-          const from = Number(body["from-sequence-number"] ?? 1);
-          const count = Number(body["message-count"] ?? 1);
-          const found = queue.peek(from, count, now);
-          if (found.length === 0) status = 204;
-          else
-            result = {
-              messages: found.map((m) => ({
-                message: rhea.message.encode({ ...m.message, message_annotations: { ...(m.message.message_annotations ?? {}), "x-opt-sequence-number": rhea.types.wrap_long(m.sequenceNumber), "x-opt-enqueued-time": new Date(m.enqueuedAt) } }),
-              })),
-            };
-          break;
-        }
-        case "com.microsoft:get-session-state": {
-          const state = queue.sessionState.get(String(body["session-id"] ?? ""));
-          result = { "session-state": state ?? null };
-          break;
-        }
-        case "com.microsoft:set-session-state": {
-          const state = body["session-state"];
-          queue.sessionState.set(String(body["session-id"] ?? ""), Buffer.isBuffer(state) ? state : Buffer.alloc(0));
-          break;
-        }
-        default:
-          status = 501;
-      }
+    const body = msg.body !== null && typeof msg.body === "object" && !Buffer.isBuffer(msg.body) ? (msg.body as Record<string, unknown>) : {};
+    if (queue === undefined) return answerManagement(context, msg, { status: 404, condition: "amqp:not-found", description: `The messaging entity '${entityOf(address)}' could not be found.` });
+    let answer: ManagementAnswer;
+    try {
+      answer = handleManagement(
+        {
+          queue,
+          now: Date.now(),
+          can: (right) => authorized(context.connection, entityAddress, right),
+          encode: (m, lockToken) =>
+            encodeStored(m, lockToken === undefined ? {} : { "x-opt-locked-until": new Date(m.lockedUntil) }, lockToken === undefined ? undefined : { "x-opt-lock-token": rhea.types.wrap_uuid(lockTokenOfTag(lockToken)) }).payload,
+          settle: (token, status, deadLetter, properties) => settleByToken(queue, token, status, deadLetter, properties),
+          schedule: (encoded) => {
+            const bareAt = bareMessageOffset(encoded);
+            return queue.enqueue(rhea.message.decode(encoded) as AmqpMessage, Date.now(), undefined, bareAt === undefined ? undefined : Buffer.from(encoded.subarray(bareAt)));
+          },
+          changed: pumpAll,
+        },
+        props.operation,
+        body,
+      );
+    } catch (e) {
+      answer = { status: 500, condition: "amqp:internal-error", description: e instanceof Error ? e.message : "internal error" };
     }
-    replyLink(context.connection, msg.reply_to, (s) => s.toLowerCase().endsWith("$management"))?.send({
-      correlation_id: msg.message_id,
-      application_properties: { statusCode: status, statusDescription: status < 300 ? "OK" : "failed", "status-code": status },
-      body: result,
-    });
+    answerManagement(context, msg, answer);
   };
 
   // ---------------------------------------------------------------- AMQP events
 
   const container = rhea.create_container({ id: "writeback-servicebus-peer" });
+  // What Service Bus offers: MSSBCBS (authorization comes later through $cbs; uamqp asks for it)
+  // and ANONYMOUS (what rhea-based clients pick). No PLAIN that would accept any password.
+  container.sasl_server_mechanisms.MSSBCBS = () => ({
+    outcome: undefined as boolean | undefined,
+    start() {
+      this.outcome = true;
+    },
+  });
   container.sasl_server_mechanisms.enable_anonymous();
-  container.sasl_server_mechanisms.enable_plain(() => true);
 
   container.on("connection_open", (context: EventContext) => {
     connections.add(context.connection);
@@ -460,13 +424,26 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     const receiver = context.receiver as Receiver;
     const address = String(receiver.remote.attach?.target?.address ?? "");
     const msg = context.message as Message;
-    if (address === "$cbs") return onPutToken(context, msg);
-    if (address.toLowerCase().endsWith("/$management")) return onManagement(context, msg, address);
+    const size = sizeOfDispatchedMessage(msg);
+    if (address === "$cbs" || address.toLowerCase().endsWith("/$management")) {
+      // Settle the request before answering, as the service does: uamqp drops an answer that
+      // arrives before its request's disposition (rhea writes a turn's transfers before its
+      // dispositions, so the answer goes out in the next tick).
+      (context.delivery as Delivery).update(true, ACCEPTED);
+      process.nextTick(() => (address === "$cbs" ? onPutToken(context, msg) : onManagement(context, msg, address)));
+      return;
+    }
     const queue = queueOf(address);
     if (queue === undefined) return;
     const now = Date.now();
     const delivery = context.delivery as Delivery;
     counters.transfersReceived += 1;
+    if (size > MAX_MESSAGE_SIZE) {
+      // As the service does: the transfer is refused, nothing of it is stored, the link stays.
+      counters.refusedMessages += 1;
+      delivery.update(true, rhea.message.rejected({ error: amqpError("amqp:link:message-size-exceeded", `The received message (delivery-id:${delivery.id ?? 0}, size:${size} bytes) exceeds the limit (${MAX_MESSAGE_SIZE} bytes) currently allowed on the link.`) }).described());
+      return;
+    }
     if (delivery.format === BATCH_FORMAT) {
       // rhea hands a delivery of a non-zero message format over undecoded (a Buffer): the batch
       // envelope is an ordinary AMQP message whose data sections each hold one encoded message.
@@ -494,13 +471,15 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
   };
 
-  const onOutcome = (status: "completed" | "abandoned" | "suspended") => (context: EventContext) => {
+  const onOutcome = (outcome: "completed" | "abandoned" | "suspended") => (context: EventContext) => {
     const delivery = context.delivery as Delivery;
+    // modified with undeliverable-here is how the SDKs defer a message.
+    const status: Disposition = outcome === "abandoned" && delivery.remote_state?.undeliverable_here === true ? "defered" : outcome;
     const link = [...receivers].find((l) => l.sender === context.sender);
     if (link === undefined) {
       // The link is already gone (detached, or dropped with its connection): the lock went with it.
       if (!delivery.remote_settled) {
-        delivery.update(true, rhea.message.rejected({ error: errorCondition("com.microsoft:message-lock-lost", "The lock supplied is invalid. The receiving link is closed.") }).described());
+        delivery.update(true, rhea.message.rejected({ error: amqpError("com.microsoft:message-lock-lost", "The lock supplied is invalid. The receiving link is closed.") }).described());
         settledOnBothSides(delivery);
       }
       return;
@@ -508,11 +487,12 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
     const token = Buffer.from(delivery.tag).toString("hex");
     link.tokens.delete(token);
     const info = delivery.remote_state?.error?.info ?? {};
-    const ok = settleByToken(link.queue, token, status, (info.DeadLetterReason as string | undefined) ?? delivery.remote_state?.error?.condition, (info.DeadLetterErrorDescription as string | undefined) ?? delivery.remote_state?.error?.description);
+    const deadLetter = { reason: (info.DeadLetterReason as string | undefined) ?? delivery.remote_state?.error?.condition, description: (info.DeadLetterErrorDescription as string | undefined) ?? delivery.remote_state?.error?.description };
+    const ok = settleByToken(link.queue, token, status, deadLetter, delivery.remote_state?.message_annotations);
     if (!delivery.remote_settled) {
       // Echo the outcome, but not a dead-letter's error: the SDK fails a settlement whose answer carries one.
       if (ok) delivery.update(true, status === "suspended" ? rhea.message.rejected({}).described() : delivery.remote_state?.described?.());
-      else delivery.update(true, rhea.message.rejected({ error: errorCondition("com.microsoft:message-lock-lost", "The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.") }).described());
+      else delivery.update(true, rhea.message.rejected({ error: amqpError("com.microsoft:message-lock-lost", "The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.") }).described());
       settledOnBothSides(delivery);
     }
     pump(link.queue);
@@ -550,31 +530,46 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
   }, 100);
   sweeper.unref();
 
-  let server: Server | undefined;
+  const certificate = options.tls === undefined ? undefined : selfSignedCertificate();
+  const servers: Server[] = [];
   const sockets = new Set<Socket>();
   let port = options.port ?? 5672;
-  const listen = async () => {
-    server = container.listen({ port, host, tcp_no_delay: true }) as Server;
+  let tlsPort = options.tls?.port ?? 5671;
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const listenOn = async (listenPort: number, tls: boolean): Promise<number> => {
+    const server = container.listen({ port: listenPort, host, ...(tls && certificate !== undefined ? { transport: "tls", key: certificate.key, cert: certificate.cert } : {}) }) as Server;
+    servers.push(server);
     server.on("connection", (socket: Socket) => {
       socket.setNoDelay(true);
-      coalesceWrites(socket);
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
+      if (!tls) coalesceWrites(socket);
+      track(socket);
     });
+    // With TLS, rhea reads and writes the TLS socket: that is the one whose writes to coalesce.
+    if (tls)
+      server.on("secureConnection", (socket: TLSSocket) => {
+        coalesceWrites(socket);
+        track(socket);
+      });
     await new Promise<void>((resolve, reject) => {
-      server?.once("listening", () => resolve());
-      server?.once("error", reject);
+      server.once("listening", () => resolve());
+      server.once("error", reject);
     });
     const address = server.address();
-    if (address !== null && typeof address === "object") port = address.port;
+    return address !== null && typeof address === "object" ? address.port : listenPort;
+  };
+  const listen = async () => {
+    port = await listenOn(port, false);
+    if (certificate !== undefined) tlsPort = await listenOn(tlsPort, true);
   };
   const close = async () => {
     // Destroying with an error makes rhea see the disconnect (it listens for 'error'/'end',
     // not 'close'); a bare destroy() leaves its heartbeat timers running forever.
     for (const s of sockets) s.destroy(new Error("Service Bus peer stopped"));
     sockets.clear();
-    await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
-    server = undefined;
+    await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     for (const l of receivers) l.queue.release(l.tokens);
     receivers.clear();
     for (const q of queues.values()) q.sessionLocks.clear();
@@ -586,10 +581,13 @@ export async function startServiceBusPeer(options: { port?: number; host?: strin
       return port;
     },
     host,
-    connectionString(policyName) {
+    get tls() {
+      return certificate === undefined ? undefined : { port: tlsPort, caPem: certificate.cert };
+    },
+    connectionString(policyName, connection) {
       const policy = policies.find((p) => p.name === policyName);
       if (policy === undefined) throw new Error(`no policy ${policyName}`);
-      return peerConnectionString(host, port, policy);
+      return connection?.tls === true ? peerConnectionString(host, tlsPort, policy, true) : peerConnectionString(host, port, policy);
     },
     addQueue,
     addPolicy: (def) => policies.push(def),

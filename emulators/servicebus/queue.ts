@@ -11,8 +11,14 @@ export type AmqpMessage = Record<string, unknown> & {
   application_properties?: Record<string, unknown>;
 };
 
+/** As Service Bus reports it in `x-opt-message-state`. */
+export type MessageState = "active" | "deferred" | "scheduled";
+export const MESSAGE_STATE_CODE: Record<MessageState, number> = { active: 0, deferred: 1, scheduled: 2 };
+const SCHEDULED_ENQUEUE_TIME = "x-opt-scheduled-enqueue-time";
+
 export interface StoredMessage {
   sequenceNumber: number;
+  state: MessageState;
   message: AmqpMessage;
   /** The bare message (properties onward) as the sender encoded it, when the peer kept it. */
   bare?: Buffer | undefined;
@@ -64,16 +70,20 @@ export class Queue {
       // The properties changed: the sender's bytes no longer describe the message.
       bare = undefined;
     }
-    const ttl = typeof message.ttl === "number" && message.ttl > 0 ? Math.min(message.ttl, this.ttlMs) : this.ttlMs;
+    const ttl = this.ttlOf(message);
+    // A message with a scheduled enqueue time in the future waits, invisible to receivers, until then.
+    const scheduled = carried === undefined ? scheduledTime(message) : undefined;
+    const enqueuedAt = carried?.enqueuedAt ?? (scheduled !== undefined && scheduled > now ? scheduled : now);
     const stored: StoredMessage = {
       sequenceNumber: ++this.sequence,
+      state: enqueuedAt > now ? "scheduled" : "active",
       message,
       bare,
-      enqueuedAt: carried?.enqueuedAt ?? now,
+      enqueuedAt,
       // Like Service Bus: expiry is the broker's enqueued time + TTL. The sender's
       // absolute-expiry-time is computed from the sender's clock and is not interpreted,
       // so a sender whose clock is behind does not see its messages expire on arrival.
-      expiresAt: carried?.expiresAt ?? now + ttl,
+      expiresAt: carried?.expiresAt ?? enqueuedAt + ttl,
       sessionId: typeof message.group_id === "string" ? message.group_id : undefined,
       failedDeliveries: carried?.failedDeliveries ?? 0,
       lockToken: undefined,
@@ -85,12 +95,21 @@ export class Queue {
     return stored;
   }
 
-  /** Drops (or dead-letters) expired messages and releases expired locks. */
+  private ttlOf(message: AmqpMessage): number {
+    return typeof message.ttl === "number" && message.ttl > 0 ? Math.min(message.ttl, this.ttlMs) : this.ttlMs;
+  }
+
+  /** Activates scheduled messages whose time came, drops (or dead-letters) expired ones and releases expired locks. */
   sweep(now: number): { changed: boolean } {
     let changed = false;
     for (let i = this.messages.length - 1; i >= 0; i--) {
       const m = this.messages[i];
       if (m === undefined) continue;
+      if (m.state === "scheduled") {
+        if (m.enqueuedAt > now) continue;
+        m.state = "active";
+        changed = true;
+      }
       if (m.lockToken !== undefined && m.lockedUntil <= now) {
         this.byToken.delete(m.lockToken);
         m.lockToken = undefined;
@@ -113,7 +132,7 @@ export class Queue {
 
   /** The next deliverable message for a receiver (optionally of one session). */
   next(now: number, sessionId: string | undefined): StoredMessage | undefined {
-    return this.messages.find((m) => m.lockToken === undefined && m.expiresAt > now && (sessionId === undefined || m.sessionId === sessionId));
+    return this.messages.find((m) => m.state === "active" && m.lockToken === undefined && m.expiresAt > now && (sessionId === undefined || m.sessionId === sessionId));
   }
 
   /** Locks the message; the token is the hex of the 16-byte delivery tag. */
@@ -133,6 +152,7 @@ export class Queue {
     this.remove(m);
   }
 
+  /** Unlocks the message for redelivery (a deferred message stays deferred: it is only received by sequence number). */
   abandon(m: StoredMessage, now: number): void {
     if (m.lockToken !== undefined) this.byToken.delete(m.lockToken);
     m.lockToken = undefined;
@@ -140,6 +160,25 @@ export class Queue {
     if (m.failedDeliveries >= this.maxDeliveryCount && this.deadLetter !== undefined) {
       this.moveToDeadLetter(m, "MaxDeliveryCountExceeded", "Message could not be consumed after the maximum delivery attempts.", now);
     }
+  }
+
+  /** Sets the message aside: receivers no longer get it; receive-by-sequence-number does. */
+  defer(m: StoredMessage): void {
+    if (m.lockToken !== undefined) this.byToken.delete(m.lockToken);
+    m.lockToken = undefined;
+    m.state = "deferred";
+  }
+
+  bySequenceNumber(sequenceNumber: number, now: number): StoredMessage | undefined {
+    return this.messages.find((m) => m.sequenceNumber === sequenceNumber && m.expiresAt > now);
+  }
+
+  /** Removes a scheduled message before its time; false when there is no such scheduled message. */
+  cancelScheduled(sequenceNumber: number): boolean {
+    const m = this.messages.find((x) => x.sequenceNumber === sequenceNumber && x.state === "scheduled");
+    if (m === undefined) return false;
+    this.remove(m);
+    return true;
   }
 
   renew(m: StoredMessage, now: number): number {
@@ -169,17 +208,24 @@ export class Queue {
     }
   }
 
-  peek(fromSequence: number, count: number, now: number): StoredMessage[] {
-    return this.messages.filter((m) => m.sequenceNumber >= fromSequence && m.expiresAt > now).slice(0, count);
+  /** Every state (active, deferred, scheduled), locked or not, like the service's peek. */
+  peek(fromSequence: number, count: number, now: number, sessionId?: string): StoredMessage[] {
+    return this.messages.filter((m) => m.sequenceNumber >= fromSequence && m.expiresAt > now && (sessionId === undefined || m.sessionId === sessionId)).slice(0, count);
   }
 
   sessionsWithMessages(now: number): string[] {
     const ids = new Set<string>();
-    for (const m of this.messages) if (m.sessionId !== undefined && m.lockToken === undefined && m.expiresAt > now) ids.add(m.sessionId);
+    for (const m of this.messages) if (m.sessionId !== undefined && m.state === "active" && m.lockToken === undefined && m.expiresAt > now) ids.add(m.sessionId);
     return [...ids];
   }
 
   get length(): number {
     return this.messages.length;
   }
+}
+
+function scheduledTime(message: AmqpMessage): number | undefined {
+  const v = message.message_annotations?.[SCHEDULED_ENQUEUE_TIME];
+  if (v instanceof Date) return v.getTime();
+  return typeof v === "number" ? v : undefined;
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 
 /** A fresh self-signed certificate for 127.0.0.1 / localhost (openssl, which Debian ships). */
 export function selfSignedCertificate(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), "kv-peer-cert-"));
+  const dir = mkdtempSync(join(tmpdir(), "peer-cert-"));
   try {
     const conf = join(dir, "req.cnf");
     writeFileSync(conf, "[req]\ndistinguished_name=dn\nx509_extensions=ext\nprompt=no\n[dn]\nCN=127.0.0.1\n[ext]\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:TRUE\nkeyUsage=digitalSignature,keyEncipherment,keyCertSign\nextendedKeyUsage=serverAuth\n");
