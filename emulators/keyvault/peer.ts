@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TokenCredential } from "@azure/core-auth";
 import { selfSignedCertificate } from "../certificate.js";
-import { LocalKeyVaultCredential, newTokenSecret, verifyToken } from "./token.js";
+import { isWellFormedToken, LocalKeyVaultCredential, newTokenSecret, verifyToken } from "./token.js";
 
 interface SecretVersion {
   version: string;
@@ -31,11 +31,22 @@ export interface KeyVaultPeer {
 const NAME = /^[0-9a-zA-Z-]{1,127}$/;
 const TENANT = "72f988bf-0000-0000-0000-000000000000";
 
+export interface KeyVaultPeerOptions {
+  port?: number;
+  /**
+   * Which bearer tokens pass: "own" — only those `credential()` mints (HS256 with a secret of
+   * this process; the default for tests, which also prove a forged token is refused);
+   * "well-formed" — any unexpired JWT for Key Vault, as other emulators do (the standalone peer).
+   */
+  tokens?: "own" | "well-formed";
+}
+
 /**
  * The Key Vault secrets REST subset that @azure/keyvault-secrets uses, over HTTPS with a
  * self-signed certificate, behind the bearer challenge: requests without a valid token are 401.
  */
-export async function startKeyVaultPeer(options: { port?: number } = {}): Promise<KeyVaultPeer> {
+export async function startKeyVaultPeer(options: KeyVaultPeerOptions = {}): Promise<KeyVaultPeer> {
+  const accepts = options.tokens === "well-formed" ? (token: string) => isWellFormedToken(token) || verifyToken(secret, token) : (token: string) => verifyToken(secret, token);
   const { key, cert } = selfSignedCertificate();
   const secret = newTokenSecret();
   const secrets = new Map<string, SecretVersion[]>();
@@ -70,7 +81,7 @@ export async function startKeyVaultPeer(options: { port?: number } = {}): Promis
     if (!auth.startsWith("Bearer ")) {
       return send(res, 401, { error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." } }, { "WWW-Authenticate": `Bearer authorization="https://login.microsoftonline.com/${TENANT}", resource="https://vault.azure.net"` });
     }
-    if (!verifyToken(secret, auth.slice("Bearer ".length))) {
+    if (!accepts(auth.slice("Bearer ".length))) {
       refused += 1;
       return send(res, 401, { error: { code: "Unauthorized", message: "AKV10032: Invalid issuer or token." } }, { "WWW-Authenticate": `Bearer authorization="https://login.microsoftonline.com/${TENANT}", resource="https://vault.azure.net"` });
     }
@@ -115,10 +126,12 @@ export async function startKeyVaultPeer(options: { port?: number } = {}): Promis
       gets[name] = (gets[name] ?? 0) + 1;
       const v = sub === undefined || sub === "" ? versions[versions.length - 1] : versions.find((x) => x.version === sub);
       if (v === undefined) return notFound(res, name);
+      if (!v.enabled) return send(res, 403, { error: { code: "Forbidden", message: "Operation get is not allowed on a disabled secret.", innererror: { code: "SecretDisabled" } } });
       return send(res, 200, bundle(name, v, true));
     }
-    if (req.method === "PATCH" && sub !== undefined) {
-      const v = sub === "" ? versions[versions.length - 1] : versions.find((x) => x.version === sub);
+    if (req.method === "PATCH") {
+      // No version (PATCH /secrets/{name}/): the latest, as the SDKs document it.
+      const v = sub === undefined || sub === "" ? versions[versions.length - 1] : versions.find((x) => x.version === sub);
       if (v === undefined) return notFound(res, name);
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as { tags?: Record<string, string>; contentType?: string; attributes?: { enabled?: boolean } };
       if (body.tags !== undefined) v.tags = body.tags;
