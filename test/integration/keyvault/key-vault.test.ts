@@ -5,6 +5,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { Agent } from "node:https";
 import { startKeyVaultPeer, type KeyVaultPeer } from "../../../emulators/keyvault/peer.js";
+import { developmentToken } from "../../../emulators/keyvault/token.js";
 import { createKeyVaultTenantKeyRing } from "../../../shared/adapters/keyvault/create-key-vault-tenant-key-ring.js";
 import { CachedTenantKeyRing } from "../../../shared/keys/cached-tenant-key-ring.js";
 import { keyRingContract } from "../../support/contracts/key-ring.contract.js";
@@ -54,4 +55,38 @@ test("an outage is KEY_STORE_UNAVAILABLE, never a fallback", async () => {
   const r = createKeyVaultTenantKeyRing({ vaultUrl: own.url, credential: own.credential(), caPem: own.caPem });
   await own.stop();
   await assert.rejects(r.currentKey(randomUUID()), (e: unknown) => (e as { code?: string }).code === "KEY_STORE_UNAVAILABLE" && !(e as Error).message.includes("127.0.0.1"));
+});
+
+test("standalone mode (tokens: well-formed) takes any unexpired JWT for Key Vault, unsigned included, and still refuses the rest", async () => {
+  const open = await startKeyVaultPeer({ tokens: "well-formed" });
+  try {
+    const agent = new Agent({ ca: open.caPem });
+    const clientWith = (token: string) => new SecretClient(open.url, { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 60_000 }) }, { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 }, agent } as never);
+    const dev = clientWith(developmentToken().token);
+    await dev.setSecret("standalone", "v1");
+    assert.equal((await dev.getSecret("standalone")).value, "v1");
+    const jwt = (claims: Record<string, unknown>) => `${Buffer.from('{"alg":"RS256"}').toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.c2ln`;
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    assert.equal((await clientWith(jwt({ aud: "https://vault.azure.net", exp })).getSecret("standalone")).value, "v1", "a token as Entra ID issues it (signature not checked)");
+    for (const bad of ["a.b.c", jwt({ aud: "https://vault.azure.net", exp: exp - 1200 }), jwt({ aud: "https://storage.azure.com", exp }), jwt({ aud: "https://vault.azure.net" })]) {
+      await assert.rejects(clientWith(bad).getSecret("standalone"), (e: unknown) => (e as { statusCode?: number }).statusCode === 401, bad);
+    }
+    // Its own credential's tokens pass too.
+    assert.equal((await new SecretClient(open.url, open.credential(), { disableChallengeResourceVerification: true, agent } as never).getSecret("standalone")).value, "v1");
+  } finally {
+    await open.stop();
+  }
+});
+
+test("a disabled version's value is refused with 403, as Key Vault does; PATCH without a version updates the latest", async () => {
+  const client = new SecretClient(peer.url, peer.credential(), { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 }, agent: new Agent({ ca: peer.caPem }) } as never);
+  const name = `disabled-${randomUUID()}`;
+  const set = await client.setSecret(name, "v");
+  await client.updateSecretProperties(name, set.properties.version ?? "", { enabled: false });
+  await assert.rejects(client.getSecret(name), (e: unknown) => (e as { statusCode?: number }).statusCode === 403);
+  const listed = [];
+  for await (const p of client.listPropertiesOfSecretVersions(name)) listed.push(p);
+  assert.deepEqual(listed.map((p) => p.enabled), [false], "its properties are still listed");
+  await client.updateSecretProperties(name, "", { enabled: true });
+  assert.equal((await client.getSecret(name)).value, "v");
 });
