@@ -7,8 +7,10 @@ export type AgentEventOutcome = { accepted: true; event: AgentEvent["type"] } | 
 
 /**
  * Consumes the agent-events queue: verifies each event's signature with the public key of
- * the tenant it claims, then records heartbeats and key acknowledgements. Forged or
- * malformed events are dropped and counted; store outages throw so the message is retried.
+ * the tenant it claims, then records heartbeats and key acknowledgements. Forged, malformed
+ * or (during a vault outage) unverifiable events are dropped and counted, so the trigger
+ * completes them: never a redelivery loop. Store outages after verification throw so a
+ * genuine event is retried.
  */
 export class AgentEvents {
   private rejected = 0;
@@ -24,7 +26,15 @@ export class AgentEvents {
     } catch (e) {
       return this.reject(e instanceof InvalidAgentEventError ? e.message : "unreadable event");
     }
-    const publicKey = await this.s.keyRing.agentPublicKey(tenantId);
+    // Nothing is verified yet: the claimed tenant is checked against the tenants with a
+    // registered agent before any vault read, and a vault outage settles the event as
+    // unverifiable (it is not retried: the agent sends its next heartbeat anyway).
+    let publicKey: string | undefined;
+    try {
+      publicKey = await this.s.keyRing.agentPublicKey(tenantId, { unverifiedClaim: true });
+    } catch (e) {
+      return this.reject(`event not verifiable now (${toAppError(e).code})`);
+    }
     if (publicKey === undefined) return this.reject("no agent registered for the claimed tenant");
     let event: AgentEvent;
     try {

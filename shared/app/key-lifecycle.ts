@@ -45,7 +45,7 @@ export class KeyLifecycle {
       created.key,
       publicKeyFromPem(publicKeyPem),
     );
-    const reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt }, { timeoutMs: this.s.policy.replyTimeoutMs });
+    const reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt, keyVersion: created.version }, { timeoutMs: this.s.policy.replyTimeoutMs });
     if (reply.outcome !== "succeeded") {
       this.s.logger.warn("agent refused a key delivery", { tenantId, keyVersion: created.version, outcome: reply.outcome });
       throw new AppError("ONPREM_CONFIGURATION_ERROR", { message: "The agent did not accept the new key." });
@@ -65,7 +65,7 @@ export class KeyLifecycle {
     const expiresAt = new Date(now.getTime() + this.s.policy.messageTtlSeconds * 1000);
     const body = sealDisable({ requestId, keyVersion: current.version, issuedAt: now, expiresAt, traceId: randomUUID() }, tenantId, current.key);
     try {
-      const reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt }, { timeoutMs: this.s.policy.replyTimeoutMs });
+      const reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt, keyVersion: current.version }, { timeoutMs: this.s.policy.replyTimeoutMs });
       return reply.outcome === "succeeded";
     } catch (e) {
       this.s.logger.warn("disable notice not acknowledged", { tenantId, code: toAppError(e).code });

@@ -277,7 +277,7 @@ export class PasswordOperations {
 
     let reply: PasswordReply;
     try {
-      reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt }, { timeoutMs: this.s.policy.replyTimeoutMs });
+      reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt, keyVersion: packageKey.version }, { timeoutMs: this.s.policy.replyTimeoutMs });
     } catch (e) {
       const error = toAppError(e);
       // A timed-out request stays pending: a late reply or the expiry settles it.

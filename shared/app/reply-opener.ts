@@ -9,9 +9,10 @@ export class UntrustedReplyError extends Error {
 }
 
 /**
- * Verifies a reply from the relay: the tenant's key version must exist, AES-GCM must
- * authenticate it (tenant id bound), and it must answer the request it claims to.
- * Key-store outages are not the reply's fault: they propagate so the message is retried.
+ * Verifies a reply from the relay: it must be sealed with its request's key version, that
+ * version must exist, AES-GCM must authenticate it (tenant id bound), and it must answer the
+ * request it claims to. Key-store outages are not the reply's fault: they propagate (the relay
+ * retries a few times, then dead-letters the reply as unverifiable).
  */
 export function createReplyOpener(keyRing: TenantKeyRing): (message: RelayReplyMessage) => Promise<PasswordReply> {
   return async (message) => {
@@ -22,6 +23,8 @@ export function createReplyOpener(keyRing: TenantKeyRing): (message: RelayReplyM
     } catch {
       throw new UntrustedReplyError("malformed reply");
     }
+    // Cheap checks before any key lookup: a reply is sealed with its request's key version.
+    if (message.keyVersion !== undefined && keyVersion !== message.keyVersion) throw new UntrustedReplyError("reply sealed with another key version than its request");
     const key = await keyRing.keyVersion(message.tenantId, keyVersion);
     if (key === undefined) throw new UntrustedReplyError("reply sealed with an unknown key version");
     let reply: PasswordReply;

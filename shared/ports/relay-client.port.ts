@@ -12,12 +12,20 @@ export interface RelayRequest {
   body: Uint8Array;
   /** The message is removed by the relay after this instant (TTL). */
   expiresAt: Date;
+  /** The package key version the request is sealed with: its reply must be sealed with the same. */
+  keyVersion?: number;
 }
 
+/**
+ * A reply as the relay hands it to the opener. The relay passes on only replies to requests it
+ * sent (and remembers): tenantId and keyVersion are those of that request, never the message's claim.
+ */
 export interface RelayReplyMessage {
   tenantId: string;
   correlationId: string;
   body: Uint8Array;
+  /** The key version of the request answered, when the request named it. */
+  keyVersion?: number;
 }
 
 /** Opens and verifies a reply; throws when it must not be trusted. */
@@ -30,6 +38,8 @@ export interface RelayClientStats {
   repliesMatched: number;
   lateReplies: number;
   rejectedReplies: number;
+  /** Replies answering no request this instance sent (or remembers): dead-lettered unopened. */
+  unexpectedReplies: number;
   timeouts: number;
 }
 

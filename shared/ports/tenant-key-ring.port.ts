@@ -13,6 +13,14 @@ export interface PackageKeyInfo {
   acknowledgedAt: Date | undefined;
 }
 
+export interface AgentKeyLookup {
+  /**
+   * The tenant comes from a message nobody has authenticated yet (an agent event): a cache may
+   * answer "none" from its list of tenants with a registered agent instead of reading the vault.
+   */
+  unverifiedClaim?: boolean;
+}
+
 /**
  * Per-tenant key material: package key versions and the agent's RSA public key.
  * Implementations translate store failures into AppError KEY_STORE_UNAVAILABLE.
@@ -28,8 +36,10 @@ export interface TenantKeyRing {
   createKey(tenantId: string, now: Date): Promise<PackageKey>;
   markAcknowledged(tenantId: string, version: number, at: Date): Promise<void>;
   /** SPKI PEM of the agent's RSA-2048 public key. */
-  agentPublicKey(tenantId: string): Promise<string | undefined>;
+  agentPublicKey(tenantId: string, lookup?: AgentKeyLookup): Promise<string | undefined>;
   setAgentPublicKey(tenantId: string, publicKeyPem: string): Promise<void>;
   /** Tenants that have any package key (for the rotation timer). */
   tenantsWithKeys(): Promise<string[]>;
+  /** Tenants that have an agent public key registered (one listing, not one read per tenant). */
+  tenantsWithAgentKeys(): Promise<string[]>;
 }

@@ -9,7 +9,7 @@ export type InProcessResponder = (request: RelayRequest) => Promise<Uint8Array |
  * agent core) and opens its reply with the real ReplyOpener. No Service Bus involved.
  */
 export class InProcessRelay<TReply> implements RelayClient<TReply> {
-  private readonly counters: RelayClientStats = { sent: 0, repliesMatched: 0, lateReplies: 0, rejectedReplies: 0, timeouts: 0 };
+  private readonly counters: RelayClientStats = { sent: 0, repliesMatched: 0, lateReplies: 0, rejectedReplies: 0, unexpectedReplies: 0, timeouts: 0 };
   readonly sentBodies: Uint8Array[] = [];
 
   constructor(
@@ -30,7 +30,7 @@ export class InProcessRelay<TReply> implements RelayClient<TReply> {
       await new Promise((r) => setTimeout(r, Math.min(options.timeoutMs, 50)));
       throw new AppError("AGENT_TIMEOUT");
     }
-    const message: RelayReplyMessage = { tenantId: request.tenantId, correlationId: request.requestId, body: reply };
+    const message: RelayReplyMessage = { tenantId: request.tenantId, correlationId: request.requestId, body: reply, ...(request.keyVersion === undefined ? {} : { keyVersion: request.keyVersion }) };
     try {
       const opened = await this.openReply(message);
       this.counters.repliesMatched += 1;

@@ -5,6 +5,7 @@ import type { PackageKey, TenantKeyRing } from "../../ports/tenant-key-ring.port
 const packageKeyName = (tenantId: string) => `tenant-${tenantId.toLowerCase()}-package-key`;
 const agentKeyName = (tenantId: string) => `tenant-${tenantId.toLowerCase()}-agent-public-key`;
 const PACKAGE_KEY_PATTERN = /^tenant-([0-9a-f-]{36})-package-key$/;
+const AGENT_KEY_PATTERN = /^tenant-([0-9a-f-]{36})-agent-public-key$/;
 
 function isNotFound(e: unknown): boolean {
   return (e as { code?: string; statusCode?: number }).code === "SecretNotFound" || (e as { statusCode?: number }).statusCode === 404;
@@ -93,11 +94,19 @@ export class KeyVaultTenantKeyRing implements TenantKeyRing {
     }
   }
 
-  async tenantsWithKeys(): Promise<string[]> {
+  tenantsWithKeys(): Promise<string[]> {
+    return this.tenantsNamedBy(PACKAGE_KEY_PATTERN);
+  }
+
+  tenantsWithAgentKeys(): Promise<string[]> {
+    return this.tenantsNamedBy(AGENT_KEY_PATTERN);
+  }
+
+  private async tenantsNamedBy(pattern: RegExp): Promise<string[]> {
     const tenants: string[] = [];
     try {
       for await (const p of this.client.listPropertiesOfSecrets()) {
-        const m = PACKAGE_KEY_PATTERN.exec(p.name);
+        const m = pattern.exec(p.name);
         if (m?.[1] !== undefined) tenants.push(m[1]);
       }
     } catch (e) {

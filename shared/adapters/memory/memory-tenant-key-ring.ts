@@ -58,4 +58,9 @@ export class MemoryTenantKeyRing implements TenantKeyRing {
   async tenantsWithKeys(): Promise<string[]> {
     return [...this.keys.keys()];
   }
+
+  async tenantsWithAgentKeys(): Promise<string[]> {
+    this.reads += 1;
+    return [...this.publicKeys.keys()];
+  }
 }

@@ -19,6 +19,21 @@ export interface ServiceBusRelayClientOptions<TReply> {
   logger: Logger;
   /** Concurrent reply handlers on the one session receiver. */
   maxConcurrentReplies?: number;
+  /** Requests remembered for their late replies (default 200,000; the oldest goes first). */
+  maxRememberedRequests?: number;
+  /** How long after its expiry a request's reply is still taken (default 60 s: broker delay). */
+  lateReplyGraceMs?: number;
+  /** Delays between attempts to open a reply the opener could not verify yet (a vault outage). */
+  verifyRetryDelaysMs?: readonly number[];
+}
+
+interface SentRequest {
+  tenantId: string;
+  keyVersion: number | undefined;
+  /** Replies after this instant answer nothing still remembered. */
+  until: number;
+  /** A verified reply was handled: another one (a redelivered duplicate) is completed unopened. */
+  answered?: boolean;
 }
 
 interface Waiter<TReply> {
@@ -37,11 +52,20 @@ const SESSION_LOCK_RENEWAL_MS = 2 ** 31 - 1;
  * through ONE long-lived session receiver that hands each verified reply to its waiter.
  * Replies failing verification are dead-lettered; replies nobody waits for any more are
  * still verified and given to onLateReply.
+ *
+ * The replies queue is shared: any tenant's agent may send to it. So a reply is opened only if
+ * it answers a request this instance sent and still remembers (until the request's expiry plus
+ * a grace), with that request's tenant and key version, never the message's claims: anything
+ * else is dead-lettered unopened, at no cost to the vault. No reply is abandoned back into the
+ * queue for an immediate redelivery loop: one the opener cannot verify yet (vault down) is
+ * retried here a few times, then dead-lettered as unverifiable.
  */
 export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
   private readonly waiters = new Map<string, Waiter<TReply>>();
   private readonly senders = new Map<string, BatchingSender>();
-  private readonly counters: RelayClientStats = { sent: 0, repliesMatched: 0, lateReplies: 0, rejectedReplies: 0, timeouts: 0 };
+  private readonly counters: RelayClientStats = { sent: 0, repliesMatched: 0, lateReplies: 0, rejectedReplies: 0, unexpectedReplies: 0, timeouts: 0 };
+  /** What this instance sent, by correlation id, in sending order: the only replies worth opening. */
+  private readonly sentRequests = new Map<string, SentRequest>();
   private receiver: ServiceBusSessionReceiver | undefined;
   private receiverReady: Promise<void> | undefined;
   private closed = false;
@@ -76,8 +100,30 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
       options.signal?.addEventListener("abort", onAbort, { once: true });
       // Registered before sending: the reply can arrive before send() resolves.
       this.waiters.set(correlationId, { tenantId: request.tenantId, resolve: (reply) => finish(() => resolve(reply)) });
+      this.remember(correlationId, { tenantId: request.tenantId, keyVersion: request.keyVersion, until: request.expiresAt.getTime() + (this.o.lateReplyGraceMs ?? 60_000) });
       this.send(request).catch((e: unknown) => finish(() => reject(toRelayError(e, "this tenant"))));
     });
+  }
+
+  private remember(correlationId: string, sent: SentRequest): void {
+    const max = this.o.maxRememberedRequests ?? 200_000;
+    const now = Date.now();
+    this.sentRequests.delete(correlationId);
+    for (const [id, old] of this.sentRequests) {
+      if (this.sentRequests.size < max && old.until > now) break;
+      this.sentRequests.delete(id);
+    }
+    this.sentRequests.set(correlationId, sent);
+  }
+
+  private recall(correlationId: string): SentRequest | undefined {
+    const sent = this.sentRequests.get(correlationId);
+    return sent !== undefined && sent.until > Date.now() ? sent : undefined;
+  }
+
+  /** Requests remembered now (bounded by maxRememberedRequests). */
+  rememberedRequests(): number {
+    return this.sentRequests.size;
   }
 
   private async send(request: RelayRequest): Promise<void> {
@@ -143,25 +189,39 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
 
   private async onReply(receiver: ServiceBusSessionReceiver, message: ServiceBusReceivedMessage): Promise<void> {
     const correlationId = typeof message.correlationId === "string" ? message.correlationId : "";
-    const waiter = this.waiters.get(correlationId);
-    const claimedTenant = message.applicationProperties?.tenantId;
+    const sent = this.recall(correlationId);
+    if (sent === undefined) {
+      this.counters.unexpectedReplies += 1;
+      this.o.logger.warn("reply rejected", { correlationId: correlationId.slice(0, 64), reason: "answers no request this instance sent" });
+      await receiver.deadLetterMessage(message, { deadLetterReason: "ReplyNotExpected", deadLetterErrorDescription: "The reply answers no request this instance sent." }).catch(() => {});
+      return;
+    }
+    if (sent.answered === true) {
+      await receiver.completeMessage(message).catch(() => {});
+      return;
+    }
     const replyMessage: RelayReplyMessage = {
-      // The tenant we sent to is authoritative; the property only serves late replies.
-      tenantId: waiter?.tenantId ?? (typeof claimedTenant === "string" ? claimedTenant : ""),
+      // The tenant and key version we sent with are authoritative, never the message's claims.
+      tenantId: sent.tenantId,
       correlationId,
       body: Buffer.isBuffer(message.body) || message.body instanceof Uint8Array ? message.body : Buffer.alloc(0),
+      ...(sent.keyVersion === undefined ? {} : { keyVersion: sent.keyVersion }),
     };
     let reply: TReply;
     try {
-      reply = await this.o.openReply(replyMessage);
+      reply = await this.openWithRetries(replyMessage);
     } catch (e) {
-      if (this.o.isUntrusted(e)) {
-        this.counters.rejectedReplies += 1;
-        this.o.logger.warn("reply rejected", { correlationId, reason: e instanceof Error ? e.message : "unverifiable" });
-        await receiver.deadLetterMessage(message, { deadLetterReason: "ReplyVerificationFailed", deadLetterErrorDescription: "The reply failed authentication." }).catch(() => {});
-      } else {
-        await receiver.abandonMessage(message).catch(() => {});
-      }
+      this.counters.rejectedReplies += 1;
+      const untrusted = this.o.isUntrusted(e);
+      this.o.logger.warn("reply rejected", { correlationId, reason: untrusted && e instanceof Error ? e.message : "not verifiable now", code: untrusted ? undefined : (errorCode(e) ?? "unknown") });
+      await receiver
+        .deadLetterMessage(
+          message,
+          untrusted
+            ? { deadLetterReason: "ReplyVerificationFailed", deadLetterErrorDescription: "The reply failed authentication." }
+            : { deadLetterReason: "ReplyNotVerifiable", deadLetterErrorDescription: "The reply could not be verified (key store unavailable)." },
+        )
+        .catch(() => {});
       return;
     }
     const current = this.waiters.get(correlationId);
@@ -173,14 +233,31 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
       try {
         await this.o.onLateReply?.(reply, replyMessage);
       } catch (e) {
+        // Verified: a genuine reply whose outcome could not be recorded yet (storage). Retried.
         this.o.logger.warn("late reply not recorded yet", { correlationId, code: errorCode(e) ?? "unknown" });
         await receiver.abandonMessage(message).catch(() => {});
         return;
       }
     }
+    // One answer per request: a second reply under the same id is not opened again.
+    sent.answered = true;
     await receiver.completeMessage(message).catch((e: unknown) => {
       this.o.logger.warn("reply not completed", { correlationId, code: errorCode(e) ?? "unknown" });
     });
+  }
+
+  /** Opens a reply; a failure that is not the reply's fault (the vault) is retried a few times here. */
+  private async openWithRetries(message: RelayReplyMessage): Promise<TReply> {
+    const delays = this.o.verifyRetryDelaysMs ?? [250, 1000, 3000];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.o.openReply(message);
+      } catch (e) {
+        const delay = delays[attempt];
+        if (this.o.isUntrusted(e) || delay === undefined || this.closed) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   stats(): RelayClientStats {

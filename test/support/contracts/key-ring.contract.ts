@@ -28,6 +28,7 @@ export function keyRingContract(name: string, make: () => Promise<TenantKeyRing>
     assert.equal((await ring.currentKey(tenantId))?.createdAt.toISOString(), "2026-07-01T00:00:00.000Z");
     await ring.setAgentPublicKey(tenantId, "-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n");
     assert.match((await ring.agentPublicKey(tenantId)) ?? "", /BEGIN PUBLIC KEY/);
+    assert.ok((await ring.tenantsWithAgentKeys()).map((t) => t.toLowerCase()).includes(tenantId.toLowerCase()), "the tenant is listed as having an agent");
     assert.ok((await ring.tenantsWithKeys()).includes(tenantId));
   });
 }
