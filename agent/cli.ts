@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { resolve } from "node:path";
 import { AgentConfigError, loadAgentConfig, type AgentConfig } from "./config/agent-config.js";
 import { RegisterError } from "./commands/register.js";
+import { AgentKeyError } from "./core/agent-key-store.js";
 import { AGENT_VERSION } from "./version.js";
 
 /** What the program writes to and how it exits; tests give their own. */
@@ -28,7 +29,7 @@ Secrets come from the environment, never from flags:
   WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING  the agent's Service Bus connection string
   WRITEBACK_AGENT_KEY_PASSPHRASE                 encrypts the private key file (optional)
   WRITEBACK_AGENT_BIND_PASSWORD_<DOMAIN>         the service account's password per domain
-  WRITEBACK_ADMIN_TOKEN                          register only: an admin bearer token`;
+  WRITEBACK_ADMIN_TOKEN                          register only: an admin bearer token (or pipe it on stdin)`;
 
 function configOption(): Option {
   return new Option("-c, --config <file>", "the agent's configuration file (JSON)").makeOptionMandatory();
@@ -57,7 +58,7 @@ export function buildAgentProgram(io: CliIo, handlers: CommandHandlers, setExit:
     .description("create this agent's RSA-2048 key pair and upload the public key to the backend")
     .addOption(configOption())
     .option("--backend <url>", "the backend API base URL (default: backendUrl in the configuration)")
-    .option("--token <token>", "an admin bearer token (prefer WRITEBACK_ADMIN_TOKEN: flags show in the process list)")
+    .option("--token <token>", "an admin bearer token (discouraged: flags show in the process list; use WRITEBACK_ADMIN_TOKEN or pipe it on stdin)")
     .option("--force", "replace an existing key pair", false)
     .action(async (o: { config: string; backend?: string; token?: string; force: boolean }) => {
       setExit(await handlers.register(load(o.config), { backend: o.backend, token: o.token, force: o.force }));
@@ -104,7 +105,7 @@ export async function runAgentCli(argv: readonly string[], io: CliIo, handlers: 
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
       return EXIT.usage;
     }
-    if (e instanceof AgentConfigError || e instanceof RegisterError) {
+    if (e instanceof AgentConfigError || e instanceof RegisterError || e instanceof AgentKeyError) {
       io.err(`${e.message}\n`);
       return EXIT.failed;
     }

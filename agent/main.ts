@@ -35,6 +35,19 @@ function agentLogger(config: AgentConfig, logFile: string | undefined): { logger
   };
 }
 
+/** The first line of stdin, at most 16 KiB; undefined when empty. */
+async function readTokenFromStdin(): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > 16 * 1024) break;
+  }
+  const token = Buffer.concat(chunks).toString("utf8").split(/\r?\n/)[0]?.trim();
+  return token === undefined || token === "" ? undefined : token;
+}
+
 function openKeys(config: AgentConfig): Promise<AgentKeyStore> {
   return AgentKeyStore.open({ privateKeyFile: config.keys.privateKeyFile, stateFile: config.keys.stateFile, ...(config.keys.passphrase === undefined ? {} : { passphrase: config.keys.passphrase }) });
 }
@@ -42,9 +55,11 @@ function openKeys(config: AgentConfig): Promise<AgentKeyStore> {
 const handlers: CommandHandlers = {
   async register(config, o) {
     const backendUrl = o.backend ?? config.backendUrl;
-    const adminToken = o.token ?? process.env.WRITEBACK_ADMIN_TOKEN;
+    if (o.token !== undefined) io.err("warning: --token shows the admin token in the process list and shell history; prefer WRITEBACK_ADMIN_TOKEN or piping it on stdin\n");
+    // The flag, else the environment, else stdin when it is piped (`printf %s "$TOKEN" | … register`).
+    const adminToken = o.token ?? process.env.WRITEBACK_ADMIN_TOKEN ?? (process.stdin.isTTY ? undefined : await readTokenFromStdin());
     if (backendUrl === undefined || adminToken === undefined) {
-      io.err("register needs --backend (or backendUrl in the configuration) and an admin token (WRITEBACK_ADMIN_TOKEN or --token)\n");
+      io.err("register needs --backend (or backendUrl in the configuration) and an admin token (WRITEBACK_ADMIN_TOKEN, or piped on stdin)\n");
       return EXIT.usage;
     }
     const r = await registerAgent({ tenantId: config.tenantId, agentId: config.agentId, backendUrl, adminToken, privateKeyFile: config.keys.privateKeyFile, passphrase: config.keys.passphrase, force: o.force });

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
+import { writePrivateFile } from "../core/private-file.js";
 
 export interface RegisterOptions {
   tenantId: string;
@@ -25,7 +25,8 @@ export class RegisterError extends Error {
 
 /**
  * `agent register`: makes the agent's RSA-2048 key pair. The private key stays on this
- * machine (mode 0600, PKCS#8, AES-256 encrypted when a passphrase is given); only the public
+ * machine (mode 0600 via a temporary file renamed into place, PKCS#8, AES-256 encrypted when a
+ * passphrase is given); only the public
  * key goes to the backend, through the admin-authenticated registration endpoint.
  */
 export async function registerAgent(o: RegisterOptions): Promise<RegisterResult> {
@@ -55,7 +56,7 @@ export async function registerAgent(o: RegisterOptions): Promise<RegisterResult>
   const body = (await response.json().catch(() => ({}))) as { keyDelivery?: string; error?: { code?: string; message?: string } };
   if (!response.ok) throw new RegisterError(`The backend refused the registration: ${body.error?.code ?? response.status} ${body.error?.message ?? ""}`.trim());
   // Written only once the backend holds the public key, so a failed registration leaves no orphan key.
-  mkdirSync(dirname(o.privateKeyFile), { recursive: true, mode: 0o700 });
-  writeFileSync(o.privateKeyFile, privateKey, { mode: 0o600 });
+  // A temporary file renamed into place: never through a symlink, always 0600 (also over an older 0644 file).
+  await writePrivateFile(o.privateKeyFile, privateKey);
   return { privateKeyFile: o.privateKeyFile, keyDelivery: body.keyDelivery ?? "onEnable" };
 }

@@ -2,6 +2,7 @@ import { createPrivateKey, hkdfSync, randomBytes, type KeyObject } from "node:cr
 import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { aesGcmOpen, aesGcmSeal, AES_KEY_BYTES, GCM_IV_BYTES } from "../../shared/protocol/primitives.js";
+import { privateFileProblem } from "./private-file.js";
 
 export class AgentKeyError extends Error {
   override readonly name = "AgentKeyError";
@@ -71,6 +72,12 @@ export class AgentKeyStore {
       pem = await readFile(o.privateKeyFile);
     } catch {
       throw new AgentKeyError(`Cannot read the agent private key ${o.privateKeyFile}. Run \`agent register\` first.`);
+    }
+    // Like ssh: a key (or key state) file others can read is refused, not used.
+    const problem = (await privateFileProblem(o.privateKeyFile)) ?? (o.stateFile === undefined ? undefined : await privateFileProblem(o.stateFile).catch(() => undefined));
+    if (problem !== undefined) {
+      pem.fill(0);
+      throw new AgentKeyError(`Refusing to start: ${problem}.`);
     }
     let privateKey: KeyObject;
     try {
@@ -222,7 +229,7 @@ export class AgentKeyStore {
       const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
       try {
         await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-        await writeFile(temp, body, { mode: 0o600 });
+        await writeFile(temp, body, { mode: 0o600, flag: "wx" });
         await rename(temp, file);
       } catch (e) {
         await unlink(temp).catch(() => {});
