@@ -66,7 +66,7 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     if (result.event !== undefined) {
       await transport.sendEvent(signAgentEvent(result.event, keys)).catch(() => logger.warn("acknowledgement event not sent", { requestId: result.requestId }));
     }
-    if (result.verdict === "rejected") return { deadLetterReason: result.rejection ?? "rejected" };
+    if (result.verdict === "rejected") return { discarded: result.rejection ?? "rejected" };
     if (result.event?.type === "keyAcknowledged") {
       // A fresh key changes what the heartbeat reports: tell the backend at once.
       void sendHeartbeat();

@@ -17,8 +17,12 @@ export interface IncomingRequest {
 export interface HandlerResult {
   /** A sealed reply to send to the caller's session. */
   reply?: Buffer | undefined;
-  /** Set when the message must never be processed again (tampered, expired, ...). */
-  deadLetterReason?: string | undefined;
+  /**
+   * Set when the message must never be processed again (tampered, expired, replayed...). It is
+   * completed, not dead-lettered: a dead letter would keep its sealed passwords on the broker
+   * with no expiry. The handler has logged the refusal (the audit entry).
+   */
+  discarded?: string | undefined;
 }
 
 export type RequestHandler = (request: IncomingRequest) => Promise<HandlerResult>;
@@ -37,6 +41,12 @@ export interface AgentRelayTransportOptions {
    * twice maxConcurrentRequests.
    */
   maxHeldMessages?: number;
+  /**
+   * Deliveries of a request whose handling fails before it is dropped (completed, logged) instead
+   * of given back (default 4, below the tenant queue's maxDeliveryCount of 5, so the broker never
+   * dead-letters a request with its sealed passwords).
+   */
+  maxAttempts?: number;
   /**
    * Request work (decryption first) run in one event-loop turn before the replies finished so
    * far are let out. Default 2 ms: about six RSA-2048 decrypts.
@@ -108,14 +118,23 @@ export class AgentRelayTransport {
       const claimed = message.applicationProperties?.tenantId;
       result = await handler({ body, messageId, enqueuedAt: message.enqueuedTimeUtc, deliveryCount: message.deliveryCount ?? 0, claimedTenant: typeof claimed === "string" ? claimed : undefined });
     } catch (e) {
-      this.o.logger.error("request handling failed", { messageId, error: e instanceof Error ? e.name : "unknown" });
-      await receiver.abandonMessage(message).catch(() => {});
+      const attempts = (message.deliveryCount ?? 0) + 1;
+      const error = e instanceof Error ? e.name : "unknown";
+      if (attempts >= (this.o.maxAttempts ?? 4)) {
+        // Given back once more, the broker would dead-letter it and keep its sealed passwords.
+        this.o.logger.error("request discarded after repeated failures", { messageId, attempts, error });
+        await receiver.completeMessage(message).catch(() => {});
+      } else {
+        this.o.logger.error("request handling failed", { messageId, attempts, error });
+        await receiver.abandonMessage(message).catch(() => {});
+      }
       return;
     } finally {
       release();
     }
-    if (result.deadLetterReason !== undefined) {
-      await receiver.deadLetterMessage(message, { deadLetterReason: result.deadLetterReason, deadLetterErrorDescription: "Refused by the agent." }).catch(() => {});
+    if (result.discarded !== undefined) {
+      this.o.logger.info("request discarded", { messageId, reason: result.discarded });
+      await receiver.completeMessage(message).catch(() => {});
       return;
     }
     if (result.reply !== undefined) {
