@@ -213,7 +213,7 @@ export class RequestProcessor {
       const ref: AccountRef = { domain: found.domain, distinguishedName: found.distinguishedName, objectGuid: found.objectGuid };
       const account = await this.o.directory.readAccount(ref);
       if (account === undefined) return failure("USER_NOT_FOUND", "the linked AD object does not exist");
-      if (account.protected) return failure("PROTECTED_ACCOUNT", "adminCount=1");
+      if (account.protected) return failure("PROTECTED_ACCOUNT", "adminCount=1 or a protected group");
       if (account.disabled) return failure("ACCOUNT_DISABLED");
       // Resolution and the read took time: the last check before anything is written.
       if (this.clock.isExpired(r.expiresAt, this.marginMs)) return new Rejected("expired");

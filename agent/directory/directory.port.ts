@@ -13,7 +13,7 @@ export interface AccountState {
   ref: AccountRef;
   sAMAccountName: string;
   userPrincipalName: string | undefined;
-  /** adminCount=1: member of a protected group. */
+  /** adminCount=1, or (LDAP) a member of a protected group right now, directly or nested (tokenGroups). */
   protected: boolean;
   disabled: boolean;
   lockedOut: boolean;

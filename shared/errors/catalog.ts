@@ -146,7 +146,7 @@ export const ERROR_CATALOG = {
   PROTECTED_ACCOUNT: {
     status: 403,
     userMessage: "The password of this account can't be changed from here.",
-    adminHint: "The account is in a protected group (adminCount=1). Writeback is not supported for protected accounts; reset it on-premises.",
+    adminHint: "The account is protected: adminCount=1, or a member (direct or nested, read from tokenGroups) of a protected group such as Domain Admins, or the Administrator/krbtgt account. Writeback is not supported for protected accounts; reset it on-premises.",
   },
   ACCOUNT_DISABLED: {
     status: 403,

@@ -2,11 +2,12 @@ import type { Entry } from "ldapts";
 import { adBytesToGuid } from "../../sync/source-anchor.js";
 import type { DirectoryUserEntry } from "../../sync/directory-source.port.js";
 import type { AccountState } from "../directory.port.js";
+import { protectedBy } from "./protected-groups.js";
 
 /** What readAccount asks for. msDS-User-Account-Control-Computed is AD's own lockout verdict. */
-export const ACCOUNT_ATTRIBUTES = ["objectGUID", "sAMAccountName", "userPrincipalName", "adminCount", "userAccountControl", "lockoutTime", "msDS-User-Account-Control-Computed"] as const;
+export const ACCOUNT_ATTRIBUTES = ["objectGUID", "objectSid", "sAMAccountName", "userPrincipalName", "adminCount", "userAccountControl", "lockoutTime", "msDS-User-Account-Control-Computed"] as const;
 export const LISTING_ATTRIBUTES = ["objectGUID", "mS-DS-ConsistencyGuid", "sAMAccountName", "userPrincipalName"] as const;
-export const BINARY_ATTRIBUTES = ["objectGUID", "mS-DS-ConsistencyGuid"];
+export const BINARY_ATTRIBUTES = ["objectGUID", "objectSid", "mS-DS-ConsistencyGuid", "tokenGroups"];
 
 /** userAccountControl ACCOUNTDISABLE. */
 const UF_ACCOUNTDISABLE = 0x2;
@@ -52,7 +53,15 @@ export function guidOf(entry: Entry): string {
   return adBytesToGuid(bytes);
 }
 
-export function accountStateOf(entry: Entry, domain: string): AccountState {
+/** Every value of a binary attribute (tokenGroups is multi-valued). */
+export function allBytesOf(entry: Entry, name: string): Buffer[] {
+  const v = get(entry, name);
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map((x) => (typeof x === "string" ? Buffer.from(x, "latin1") : x));
+}
+
+/** `groups`: the account's tokenGroups; a member of a protected group is protected before SDProp stamps adminCount. */
+export function accountStateOf(entry: Entry, domain: string, groups: readonly Uint8Array[] = []): AccountState {
   const uac = numberOf(entry, "userAccountControl") ?? 0;
   const computed = numberOf(entry, "msDS-User-Account-Control-Computed");
   const lockoutTime = textOf(entry, "lockoutTime");
@@ -62,7 +71,7 @@ export function accountStateOf(entry: Entry, domain: string): AccountState {
     ref: { domain, distinguishedName: entry.dn, objectGuid: guidOf(entry) },
     sAMAccountName: textOf(entry, "sAMAccountName") ?? "",
     userPrincipalName: textOf(entry, "userPrincipalName"),
-    protected: numberOf(entry, "adminCount") === 1,
+    protected: numberOf(entry, "adminCount") === 1 || protectedBy(bytesOf(entry, "objectSid"), groups) !== undefined,
     disabled: (uac & UF_ACCOUNTDISABLE) !== 0,
     lockedOut,
   };

@@ -10,7 +10,7 @@ import { AgentConfigError, type LdapDomainConfig } from "../../config/agent-conf
 import type { DirectorySource, DirectoryUserEntry } from "../../sync/directory-source.port.js";
 import { guidToAdBytes } from "../../sync/source-anchor.js";
 import type { AccountRef, AccountState, DirectoryHealth, DirectoryService, ResetOptions } from "../directory.port.js";
-import { ACCOUNT_ATTRIBUTES, accountStateOf, BINARY_ATTRIBUTES, LISTING_ATTRIBUTES, userEntryOf } from "./ad-account.js";
+import { ACCOUNT_ATTRIBUTES, accountStateOf, allBytesOf, BINARY_ATTRIBUTES, LISTING_ATTRIBUTES, userEntryOf } from "./ad-account.js";
 import { PolicyHintsControl } from "./ad-controls.js";
 import { toDirectoryError } from "./ad-errors.js";
 import { POLICY_ATTRIBUTES, policyFromDomainEntry } from "./ad-policy.js";
@@ -146,11 +146,29 @@ export class LdapDirectory implements DirectoryService, DirectorySource {
           explicitBufferAttributes: BINARY_ATTRIBUTES,
           sizeLimit: 2,
         });
-        const entry = searchEntries[0];
-        return entry === undefined ? undefined : accountStateOf(entry, c.domain);
+        return searchEntries[0];
+      },
+      { idempotent: true },
+    ).then(async (entry) => (entry === undefined ? undefined : accountStateOf(entry, c.domain, await this.tokenGroups(c, entry.dn))));
+  }
+
+  /**
+   * The account's groups as the DC computes them now (tokenGroups: direct, nested and primary),
+   * on the DC that serves reads. tokenGroups is constructed, so base scope only. Every account has
+   * at least its primary group; none means the service account may not read it, and a protected
+   * group's member must never pass for an ordinary user, so that is refused.
+   */
+  private async tokenGroups(c: DomainConnection, dn: string): Promise<Buffer[]> {
+    const groups = await c.run(
+      "read",
+      async (s) => {
+        const entry = (await s.client.search(dn, { scope: "base", filter: "(objectClass=*)", attributes: ["tokenGroups"], explicitBufferAttributes: ["tokenGroups"] })).searchEntries[0];
+        return entry === undefined ? [] : allBytesOf(entry, "tokenGroups");
       },
       { idempotent: true },
     );
+    if (groups.length === 0) throw new AppError("ONPREM_PERMISSION_DENIED", { message: "The service account cannot read the account's group memberships (tokenGroups)." });
+    return groups;
   }
 
   async resetPassword(ref: AccountRef, newPassword: Buffer, options: ResetOptions): Promise<void> {

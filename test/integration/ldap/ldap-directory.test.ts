@@ -212,6 +212,75 @@ describe("LDAP directory against Samba AD", suite, () => {
     });
   });
 
+  describe("protected groups, before SDProp stamps adminCount", () => {
+    const domainAdmins = () => `CN=Domain Admins,CN=Users,${env().baseDn}`;
+    const addMember = async (group: string, member: string) => (await admin()).modify(group, new Change({ operation: "add", modification: new Attribute({ type: "member", values: [member] }) }));
+
+    test("a user just added to Domain Admins, or to a group nested in it, is protected at once; adminCount is still unset", async () => {
+      const dir = directory();
+      const direct = await newUser();
+      const nested = await newUser();
+      const ordinary = await newUser();
+      assert.equal((await dir.readAccount(direct.ref))?.protected, false, "not protected before");
+      await addMember(domainAdmins(), direct.dn);
+      const group = `CN=g${randomBytes(3).toString("hex")},${env().usersOu}`;
+      await (await admin()).add(group, { objectClass: ["top", "group"], sAMAccountName: group.slice(3, 10) });
+      await addMember(group, nested.dn);
+      await addMember(domainAdmins(), group);
+      for (const u of [direct, nested]) {
+        assert.equal((await attributes(u.dn, ["adminCount"])).adminCount, undefined, "SDProp has not run: adminCount alone would let it through");
+        assert.equal((await dir.readAccount(u.ref))?.protected, true, `${u.sam} is protected`);
+      }
+      assert.equal((await dir.readAccount(ordinary.ref))?.protected, false);
+      // Builtin groups too: Account Operators.
+      const operator = await newUser();
+      await addMember(`CN=Account Operators,CN=Builtin,${env().baseDn}`, operator.dn);
+      assert.equal((await dir.readAccount(operator.ref))?.protected, true);
+    });
+
+    test("end to end: the agent refuses a reset of a fresh Domain Admins member without a write; the password still binds", async () => {
+      const fresh = await newUser();
+      await addMember(domainAdmins(), fresh.dn);
+      const tenantId = randomUUID();
+      const agentKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      const keys = await AgentKeyStore.fromPrivateKey(agentKeys.privateKey, join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "keys.json"));
+      const packageKey = randomBytes(32);
+      await keys.install(1, packageKey);
+      const store = await FileSyncStore.open(join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "sync.json"));
+      const rule = `Microsoft.InfromADUserAccountEnabled.${env().domain}`;
+      await store.upsert([
+        { connector: "aad", anchor: "User_fresh_admin", metaverseId: "mv-fresh" },
+        { connector: env().domain, anchor: fresh.ref.objectGuid, metaverseId: "mv-fresh", linkRules: [rule], domain: env().domain, distinguishedName: fresh.dn },
+      ]);
+      const processor = new RequestProcessor({ tenantId, agentId: "agent-ldap", agentVersion: "9.9.9", keys, directory: directory(), syncStore: store, logger: new CapturingLogger(), cloudClock: new CloudClock() });
+      const next = strongPassword();
+      secrets.push(next);
+      const now = new Date();
+      const result = await processor.handle({
+        body: sealRequest({
+          tenantId,
+          requestId: randomUUID(),
+          operation: "reset",
+          keyVersion: 1,
+          issuedAt: now,
+          expiresAt: new Date(now.getTime() + 120_000),
+          traceId: randomUUID(),
+          cloudAnchor: "User_fresh_admin",
+          initiator: { kind: "admin", channel: "azurePortal" },
+          flags: { unlockAccount: false, forceChangeAtNextLogon: false, expired: false },
+          packageKey,
+          agentPublicKey: agentKeys.publicKey,
+          newPassword: pw(next),
+        }),
+      });
+      assert.ok(result.reply);
+      assert.equal(openReply(result.reply, tenantId, (v) => (v === 1 ? packageKey : undefined)).outcome, "PROTECTED_ACCOUNT");
+      assert.equal(await bindAs(fresh.dn, fresh.password), "ok", "the old password still binds");
+      assert.equal(await bindAs(fresh.dn, next), "52e", "the new one was never set");
+      await store.close();
+    });
+  });
+
   describe("admin reset", () => {
     test("sets the password: the new one binds, the old one no longer does", async () => {
       const u = await newUser();

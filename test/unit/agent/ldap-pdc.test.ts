@@ -137,6 +137,8 @@ class FakeClient implements LdapClient {
       return entries([{ dn: NC, fSMORoleOwner: `CN=NTDS Settings,CN=${server},CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,${NC}` }]);
     }
     if (base.startsWith("CN=") && base.includes("CN=Servers") && attributes.includes("dNSHostName")) return entries([{ dn: base, dNSHostName: this.ad.pdc }]);
+    // tokenGroups (constructed, base scope): Domain Users only, S-1-5-21-1-2-3-513.
+    if (attributes.includes("tokenGroups")) return entries([{ dn: base, tokenGroups: [Buffer.from("010500000000000515000000010000000200000003000000" + "01020000", "hex")] }]);
     if (base === NC && attributes.includes("minPwdLength")) return entries([{ dn: NC, minPwdLength: "7", pwdProperties: "1", pwdHistoryLength: "24" }]);
     if (base === NC && options?.scope === "sub") {
       return entries([{ dn: `CN=alice,OU=Users,${NC}`, objectGUID: guidToAdBytes(this.ad.account.guid), sAMAccountName: this.ad.account.sam, userAccountControl: "512" }]);
