@@ -71,6 +71,9 @@ param rateLimitWindowSeconds int = 3600
 @minValue(1)
 param keyRotationMonths int = 6
 
+@description('Put Key Vault and Storage behind private endpoints in a virtual network the app is integrated with, and switch their public endpoints off. No agent needs them; Service Bus stays public for the agents. azd deploy must then run from a network that reaches the storage account (see infra/README.md).')
+param privateNetworking bool = false
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -122,6 +125,7 @@ module storage 'app/storage.bicep' = {
     tags: tags
     name: names.storage
     deploymentContainerName: deploymentContainerName
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
   }
 }
 
@@ -144,6 +148,19 @@ module keyVault 'app/keyvault.bicep' = {
     location: location
     tags: tags
     name: names.keyVault
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+  }
+}
+
+module network 'app/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: '${abbrs.networkVirtualNetworks}writeback-${resourceToken}'
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
   }
 }
 
@@ -199,6 +216,7 @@ module functionApp 'app/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     nodeVersion: nodeVersion
     appSettings: appSettings
+    virtualNetworkSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
   }
 }
 
@@ -211,6 +229,8 @@ module rbac 'app/rbac.bicep' = {
     serviceBusNamespaceName: serviceBus.outputs.name
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    repliesQueueName: repliesQueueName
+    agentEventsQueueName: agentEventsQueueName
     operatorPrincipalId: operatorPrincipalId
   }
 }

@@ -13,6 +13,8 @@ param nodeVersion string
 @description('App settings as name/value pairs (built in main.bicep).')
 param appSettings object
 param instanceMemoryMB int = 2048
+@description('Subnet (delegated to Microsoft.App/environments) for virtual network integration; empty = none.')
+param virtualNetworkSubnetId string = ''
 param maximumInstanceCount int = 40
 
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
@@ -47,6 +49,7 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'

@@ -5,6 +5,10 @@
 param name string
 param location string
 param tags object
+
+@description('Disabled when the app reaches this resource through a private endpoint (main.bicep privateNetworking).')
+@allowed(['Enabled', 'Disabled'])
+param publicNetworkAccess string = 'Enabled'
 param deploymentContainerName string
 
 @description('Tables the app uses. It creates them on first use too; pre-creating them keeps the first request fast.')
@@ -32,9 +36,9 @@ resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
     allowCrossTenantReplication: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
   }

@@ -10,6 +10,7 @@ import {
   infraDir,
   literal,
   loadBicep,
+  modules,
   objectProperties,
   params,
   property,
@@ -36,6 +37,8 @@ const BUILT_IN_ROLES: Record<string, string> = {
   "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
   "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
   "Azure Service Bus Data Owner": "090c5cfd-751d-490a-894a-3ce6f1109419",
+  "Azure Service Bus Data Sender": "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
+  "Azure Service Bus Data Receiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
   "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
   "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 };
@@ -86,11 +89,12 @@ describe("infra: role assignments", () => {
     }
   });
 
-  test("the app identity gets exactly the five roles, each on one resource, named by guid(scope, principal, role)", () => {
+  test("the app identity gets exactly its roles (no Service Bus Data Owner: send, and receive on its two queues), each on one resource, named by guid(scope, principal, role)", () => {
     const assignments = resources(rbac).filter((r) => r.type === "Microsoft.Authorization/roleAssignments");
     const app = assignments.filter((r) => property(r.body, "properties", "principalId")?.text === "principalId");
     const roleOf = (r: ResourceDecl): string => /roles\.(\w+)/.exec(property(r.body, "properties", "roleDefinitionId")?.text ?? "")?.[1] ?? "";
-    assert.deepEqual(app.map(roleOf).sort(), ["keyVaultSecretsOfficer", "monitoringMetricsPublisher", "serviceBusDataOwner", "storageBlobDataOwner", "storageTableDataContributor"]);
+    assert.deepEqual(app.map(roleOf).sort(), ["keyVaultSecretsOfficer", "monitoringMetricsPublisher", "serviceBusDataReceiver", "serviceBusDataReceiver", "serviceBusDataSender", "storageBlobDataOwner", "storageTableDataContributor"]);
+    assert.ok(!app.some((r) => roleOf(r) === "serviceBusDataOwner"), "the app never gets Manage on Service Bus");
     const existing = new Map(resources(rbac).filter((r) => r.existing).map((r) => [r.symbol, r.type]));
     for (const r of assignments) {
       const scope = property(r.body, "scope")?.text ?? "";
@@ -101,7 +105,14 @@ describe("infra: role assignments", () => {
     }
     const scopeOf = (role: string): string | undefined => existing.get(property(app.find((r) => roleOf(r) === role)?.body as Node, "scope")?.text ?? "");
     assert.equal(scopeOf("keyVaultSecretsOfficer"), "Microsoft.KeyVault/vaults", "Key Vault Secrets Officer on the vault and nothing broader");
-    assert.equal(scopeOf("serviceBusDataOwner"), "Microsoft.ServiceBus/namespaces");
+    assert.equal(scopeOf("serviceBusDataSender"), "Microsoft.ServiceBus/namespaces", "tenant queues are created after the deployment");
+    const receiverScopes = app.filter((r) => roleOf(r) === "serviceBusDataReceiver").map((r) => property(r.body, "scope")?.text ?? "");
+    assert.deepEqual(receiverScopes.map((s) => existing.get(s)), ["Microsoft.ServiceBus/namespaces/queues", "Microsoft.ServiceBus/namespaces/queues"], "Data Receiver on queues only");
+    const queueNames = receiverScopes.map((s) => property(resources(rbac).find((r) => r.symbol === s)?.body as Node, "name")?.text);
+    assert.deepEqual(queueNames.sort(), ["agentEventsQueueName", "repliesQueueName"], "on replies and agent-events, never a tenant queue");
+    // Onboarding's management right is the operator's, separately.
+    const operator = assignments.filter((r) => property(r.body, "properties", "principalId")?.text === "operatorPrincipalId");
+    assert.deepEqual(operator.map(roleOf), ["serviceBusDataOwner"]);
     assert.equal(scopeOf("storageTableDataContributor"), "Microsoft.Storage/storageAccounts");
     assert.equal(scopeOf("monitoringMetricsPublisher"), "Microsoft.Insights/components");
     for (const r of app) assert.equal(lit(r.body, "properties", "principalType"), "ServicePrincipal");
@@ -247,5 +258,35 @@ describe("infra: Service Bus", () => {
       if (name.startsWith("tenant-")) assertSameQueue(name, local, queues.get("tenant-<id>") as QueueSpec);
       else assert.ok(queues.has(name), `the local peer has a queue ${name} that infra/ does not deploy`);
     }
+  });
+});
+
+describe("infra: private networking for Key Vault and Storage", () => {
+  test("off by default; on, Key Vault and Storage refuse public access and get private endpoints in the app's virtual network; Service Bus stays public for the agents", async () => {
+    const main = await loadBicep("main.bicep");
+    const network = await loadBicep("app/network.bicep");
+    const param = declaration(main, "parameter_declaration", "privateNetworking");
+    assert.equal(literal(declaredValue(param)), false, "off by default");
+    const calls = modules(main);
+    const net = calls.find((m) => m.path === "app/network.bicep");
+    assert.ok(net !== undefined, "main.bicep deploys app/network.bicep");
+    assert.match(main.text, /module network 'app\/network\.bicep' = if \(privateNetworking\)/);
+    for (const m of ["app/keyvault.bicep", "app/storage.bicep"]) {
+      const call = calls.find((c) => c.path === m);
+      assert.equal(property(call?.body as Node, "params", "publicNetworkAccess")?.text, "privateNetworking ? 'Disabled' : 'Enabled'", `${m} public access follows privateNetworking`);
+      const file = await loadBicep(m);
+      const res = resources(file).find((r) => !r.existing && (r.type === "Microsoft.KeyVault/vaults" || r.type === "Microsoft.Storage/storageAccounts"));
+      assert.equal(property(res?.body as Node, "properties", "publicNetworkAccess")?.text, "publicNetworkAccess");
+      assert.equal(property(res?.body as Node, "properties", "networkAcls", "defaultAction")?.text, "publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'");
+    }
+    assert.equal(property(calls.find((c) => c.path === "app/function-app.bicep")?.body as Node, "params", "virtualNetworkSubnetId")?.text, "privateNetworking ? network.outputs.appSubnetId : ''");
+    // The endpoints: the vault, and the storage account's blob and table services; none for Service Bus.
+    const endpoints = declaredValue(declaration(network, "variable_declaration", "endpoints"));
+    const groups = [...(endpoints?.text.matchAll(/groupId: '(\w+)'/g) ?? [])].map((m) => m[1]);
+    assert.deepEqual(groups, ["vault", "blob", "table"]);
+    assert.ok(!/ServiceBus/i.test(network.text.replace(/^\/\/.*$/gm, "")), "no private endpoint for Service Bus: the agents need it");
+    const kinds = resources(network).filter((r) => !r.existing).map((r) => r.type);
+    for (const t of ["Microsoft.Network/virtualNetworks", "Microsoft.Network/privateDnsZones", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", "Microsoft.Network/privateEndpoints", "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"]) assert.ok(kinds.includes(t), t);
+    assert.match(network.text, /serviceName: 'Microsoft\.App\/environments'/, "the app subnet is delegated for Flex Consumption");
   });
 });
