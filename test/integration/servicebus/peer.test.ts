@@ -25,6 +25,9 @@ const QUEUES: QueueDef[] = [
   { name: "ttl-message" },
   { name: "ttl-queue", defaultMessageTimeToLive: "PT1S" },
   { name: "restart" },
+  { name: "defer" },
+  { name: "schedule" },
+  { name: "schedule-cancel" },
 ];
 const POLICIES: PolicyDef[] = [
   { name: "send-only", key: "c2VuZC1vbmx5LWxvY2FsLXRlc3Qta2V5", rights: ["Send"] },
@@ -350,5 +353,59 @@ describe("restart", () => {
       got.map((m) => m.messageId),
       ["r-0", "r-1", "r-2"],
     );
+  });
+});
+
+// The same operations the Python lane (test/python/test_servicebus.py) drives through uamqp:
+// both SDKs must agree about the peer.
+describe("deferred and scheduled messages", () => {
+  test("defer sets a message aside; receiveDeferredMessages gets it by sequence number with a lock; abandon keeps it deferred", async () => {
+    await client.createSender("defer").sendMessages({ body: "later", messageId: "d-1" });
+    const receiver = client.createReceiver("defer", { maxAutoLockRenewalDurationInMs: 0 });
+    const [m] = await receive(receiver, 1);
+    assert.ok(m !== undefined);
+    const number = m.sequenceNumber;
+    assert.ok(number !== undefined);
+    await receiver.deferMessage(m);
+    assert.deepEqual(await receive(receiver, 1, 1200), [], "a deferred message is not delivered again");
+    const [peeked] = await client.createReceiver("defer").peekMessages(10);
+    assert.equal(peeked?.state, "deferred");
+    const [d] = await receiver.receiveDeferredMessages([number]);
+    assert.ok(d !== undefined);
+    assert.equal(d.body, "later");
+    assert.equal(seq(d), seq(m));
+    assert.match(d.lockToken ?? "", /^[0-9a-f-]{36}$/);
+    assert.ok((d.lockedUntilUtc?.getTime() ?? 0) > Date.now());
+    await receiver.abandonMessage(d);
+    const [again] = await receiver.receiveDeferredMessages([number]);
+    assert.ok(again !== undefined);
+    await receiver.completeMessage(again);
+    assert.deepEqual(await receiver.receiveDeferredMessages([number]).catch((e: unknown) => (isCode("MessageNotFound")(e) ? [] : [e])), []);
+    assert.equal(peer.peer.depth("defer").active, 0);
+  });
+
+  test("scheduleMessages: invisible (peek shows it scheduled) until its time, then delivered with that enqueued time", async () => {
+    const at = new Date(Date.now() + 2500);
+    const [n] = await client.createSender("schedule").scheduleMessages({ body: "on time", messageId: "s-1" }, at);
+    const receiver = client.createReceiver("schedule");
+    const [peeked] = await receiver.peekMessages(10);
+    assert.equal(peeked?.state, "scheduled");
+    assert.equal(peeked?.scheduledEnqueueTimeUtc?.getTime(), at.getTime());
+    assert.equal(seq(peeked as ServiceBusReceivedMessage), Number(n?.toString()));
+    assert.deepEqual(await receiver.receiveMessages(1, { maxWaitTimeInMs: 500 }), [], "not before its time");
+    const [m] = await receive(receiver, 1, 6000);
+    assert.equal(m?.body, "on time");
+    assert.ok((m?.enqueuedTimeUtc?.getTime() ?? 0) >= at.getTime() - 5);
+    await receiver.completeMessage(m as ServiceBusReceivedMessage);
+  });
+
+  test("cancelScheduledMessages removes scheduled messages before their time", async () => {
+    const sender = client.createSender("schedule-cancel");
+    const numbers = await sender.scheduleMessages([{ body: "c-1" }, { body: "c-2" }], new Date(Date.now() + 1500));
+    assert.equal(numbers.length, 2);
+    await sender.cancelScheduledMessages(numbers);
+    assert.deepEqual(await client.createReceiver("schedule-cancel").peekMessages(10), []);
+    await sleep(2000);
+    assert.deepEqual(await receive(client.createReceiver("schedule-cancel"), 1, 1000), []);
   });
 });
