@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -259,6 +259,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     writeFileSync(agentLogFile, ""); // this stack's agent only; restarts below append
     const agentOutput = () => readFileSync(agentLogFile, "utf8");
     const startAgentProcess = async () => {
+      // Where this process's lines begin: a restarted agent is up once it says so itself (its
+      // receiver attached), not when a heartbeat of the process before it arrives late.
+      const logStart = statSync(agentLogFile).size;
       const log = openSync(agentLogFile, "a");
       let child: ChildProcess;
       try {
@@ -275,7 +278,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           if (child.exitCode !== null) throw new Error(`agent exited: ${agentOutput().slice(-2000)}`);
           const r = await fetch(statusUrl, { headers: { Authorization: `Bearer ${adminToken}` } });
           const s = (await r.json()) as { agent?: { status?: string; lastHeartbeatAt?: string | null } };
-          return s.agent?.status === "online" && Date.parse(s.agent.lastHeartbeatAt ?? "") >= since - 1000;
+          return s.agent?.status === "online" && Date.parse(s.agent.lastHeartbeatAt ?? "") >= since - 1000 && readFileSync(agentLogFile).subarray(logStart).includes('"agent running"');
         },
         30_000,
         "the agent's first heartbeat",
