@@ -4,6 +4,8 @@ import { resolve } from "node:path";
 import { AgentConfigError, loadAgentConfig, type AgentConfig } from "./config/agent-config.js";
 import { RegisterError } from "./commands/register.js";
 import { AgentKeyError } from "./core/agent-key-store.js";
+import type { ImportFormat } from "./sync/cloud-user-import.js";
+import { SyncFileError } from "./sync/sync-file-format.js";
 import { AGENT_VERSION } from "./version.js";
 
 /** What the program writes to and how it exits; tests give their own. */
@@ -21,7 +23,8 @@ export interface CommandHandlers {
   register(config: AgentConfig, o: { backend?: string | undefined; token?: string | undefined; force: boolean }): Promise<number>;
   run(config: AgentConfig, o: { logFile?: string | undefined }): Promise<number>;
   status(config: AgentConfig): Promise<number>;
-  check(config: AgentConfig): Promise<number>;
+  check(config: AgentConfig, o: { sample?: string | undefined }): Promise<number>;
+  sync(config: AgentConfig, o: { import: string[]; format: ImportFormat; directory: boolean; dryRun: boolean }): Promise<number>;
 }
 
 const SECRETS_HELP = `
@@ -82,8 +85,20 @@ export function buildAgentProgram(io: CliIo, handlers: CommandHandlers, setExit:
   configure(program.command("check"))
     .description("verify Service Bus access, LDAPS to each DC and the PDC emulator, and the service account's rights")
     .addOption(configOption())
-    .action(async (o: { config: string }) => {
-      setExit(await handlers.check(load(o.config)));
+    .option("--sample <dn>", "a user or OU whose rights to check, in every domain (default: sampleDn per domain in the configuration, else the first non-protected user found)")
+    .action(async (o: { config: string; sample?: string }) => {
+      setExit(await handlers.check(load(o.config), { sample: o.sample }));
+    });
+
+  configure(program.command("sync"))
+    .description("import cloud users / connector-space objects and populate or refresh the sync store from AD (a running agent then refreshes it incrementally)")
+    .addOption(configOption())
+    .option("-i, --import <file>", "a file to import (repeatable): the sync import format, or a CSV / JSON (Microsoft Graph) export of the cloud's users with id and onPremisesImmutableId", (v: string, all: string[]) => [...all, v], [] as string[])
+    .addOption(new Option("--format <format>", "the import files' format").choices(["auto", "sync", "cloud-csv", "cloud-json"]).default("auto"))
+    .option("--no-directory", "only import; do not read AD")
+    .option("--dry-run", "report what would change without writing the sync store", false)
+    .action(async (o: { config: string; import: string[]; format: ImportFormat; directory: boolean; dryRun: boolean }) => {
+      setExit(await handlers.sync(load(o.config), { import: o.import, format: o.format, directory: o.directory, dryRun: o.dryRun }));
     });
 
   return program;
@@ -105,7 +120,7 @@ export async function runAgentCli(argv: readonly string[], io: CliIo, handlers: 
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
       return EXIT.usage;
     }
-    if (e instanceof AgentConfigError || e instanceof RegisterError || e instanceof AgentKeyError) {
+    if (e instanceof AgentConfigError || e instanceof RegisterError || e instanceof AgentKeyError || e instanceof SyncFileError) {
       io.err(`${e.message}\n`);
       return EXIT.failed;
     }

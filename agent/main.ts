@@ -8,6 +8,7 @@ import { EXIT, runAgentCli, type CliIo, type CommandHandlers } from "./cli.js";
 import type { AgentConfig } from "./config/agent-config.js";
 import { checkAgent } from "./commands/check.js";
 import { registerAgent } from "./commands/register.js";
+import { syncCommand } from "./commands/sync.js";
 import { AgentKeyStore } from "./core/agent-key-store.js";
 import { HeartbeatBuilder } from "./core/heartbeat-builder.js";
 import { jsonLinesLogger, redactingLogger } from "./core/redacting-logger.js";
@@ -108,7 +109,7 @@ const handlers: CommandHandlers = {
     return EXIT.ok;
   },
 
-  async check(config) {
+  async check(config, o) {
     if (config.serviceBus.connectionString === undefined) {
       io.err("check needs serviceBus.connectionString or WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING\n");
       return EXIT.usage;
@@ -119,13 +120,25 @@ const handlers: CommandHandlers = {
     const client = createServiceBusClient({ connectionString: config.serviceBus.connectionString });
     const transport = new AgentRelayTransport({ client, tenantId: config.tenantId, tenantQueue: tenantQueueName(config.tenantId), eventsQueue: config.serviceBus.eventsQueue, maxConcurrentRequests: 1, logger: log.logger });
     const heartbeat = new HeartbeatBuilder({ tenantId: config.tenantId, agentId: config.agentId, agentVersion: AGENT_VERSION, directory, keys });
-    const lines = await checkAgent({ client, tenantQueue: config.serviceBus.tenantQueue ?? tenantQueueName(config.tenantId), directory, sendTestEvent: async () => transport.sendEvent(await heartbeat.encode()) });
+    const sampleDn = (domain: string) => o.sample ?? (config.directory.kind === "ldap" ? config.directory.domains.find((d) => d.domain.toLowerCase() === domain)?.sampleDn : undefined);
+    const lines = await checkAgent({ client, tenantQueue: config.serviceBus.tenantQueue ?? tenantQueueName(config.tenantId), directory, sampleDn, sendTestEvent: async () => transport.sendEvent(await heartbeat.encode()) });
     for (const l of lines) io.out(`${l.ok ? "ok  " : "FAIL"} ${l.check}: ${l.detail}\n`);
     await transport.close();
     await client.close();
     await directory.close();
     log.close();
     return lines.every((l) => l.ok) ? EXIT.ok : EXIT.failed;
+  },
+
+  async sync(config, o) {
+    if (o.import.length === 0 && !o.directory) {
+      io.err("sync: nothing to do (give --import, or read AD)\n");
+      return EXIT.usage;
+    }
+    // Log lines (warnings) to stderr; progress to stderr; the summary to stdout.
+    const logger = redactingLogger(jsonLinesLogger((line) => process.stderr.write(line), { agentId: config.agentId }));
+    await syncCommand({ config, imports: o.import, format: o.format, directory: o.directory, dryRun: o.dryRun, logger, progress: (l) => io.err(`${l}\n`), out: (l) => io.out(`${l}\n`) });
+    return EXIT.ok;
   },
 };
 

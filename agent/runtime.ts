@@ -11,15 +11,24 @@ import { RequestProcessor } from "./core/request-processor.js";
 import type { DirectoryService } from "./directory/directory.port.js";
 import { createDirectory } from "./directory/create-directory.js";
 import { FileSyncStore } from "./sync/file-sync-store.js";
+import type { SourceAnchorLocator } from "./sync/directory-source.port.js";
+import { DirectorySync, type SyncReport } from "./sync/directory-sync.js";
+import { isDirectorySource } from "./commands/sync.js";
 import { AgentRelayTransport } from "./transport/relay-transport.js";
 import { AGENT_VERSION } from "./version.js";
 import { errorCode } from "../shared/errors/error-code.js";
+
+function isSourceAnchorLocator(d: DirectoryService): d is DirectoryService & SourceAnchorLocator {
+  return typeof (d as Partial<SourceAnchorLocator>).findBySourceAnchor === "function";
+}
 
 export interface RunningAgent {
   processor: RequestProcessor;
   directory: DirectoryService;
   keys: AgentKeyStore;
   sendHeartbeat(): Promise<void>;
+  /** One refresh of the sync store from AD now (what the timer does); undefined when the directory cannot be listed. */
+  refreshSyncStore(): Promise<SyncReport | undefined>;
   stop(): Promise<void>;
 }
 
@@ -45,7 +54,8 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   const syncStore = await FileSyncStore.open(config.syncStore.file);
   const cloudClock = new CloudClock();
   const identity = { tenantId: config.tenantId, agentId: config.agentId, agentVersion: AGENT_VERSION };
-  const processor = new RequestProcessor({ ...identity, keys, directory, syncStore, logger, cloudClock });
+  const locator = isSourceAnchorLocator(directory) ? directory : undefined;
+  const processor = new RequestProcessor({ ...identity, keys, directory, syncStore, locator, logger, cloudClock });
   const heartbeat = new HeartbeatBuilder({ ...identity, directory, keys, cloudClock });
   const client = options.serviceBusClient ?? createServiceBusClient({ connectionString: config.serviceBus.connectionString ?? "" });
   const transport = new AgentRelayTransport({
@@ -83,6 +93,23 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   }
   await sendHeartbeat();
   const timer = setInterval(() => void sendHeartbeat(), config.heartbeatIntervalSeconds * 1000);
+
+  // New, moved and deleted AD users reach the store without a restart: an incremental read
+  // (uSNChanged) every refreshIntervalSeconds, after taking in what `agent sync` wrote.
+  const directorySync = isDirectorySource(directory) ? new DirectorySync({ store: syncStore, source: directory, logger }) : undefined;
+  async function refreshSyncStore(): Promise<SyncReport | undefined> {
+    if (directorySync === undefined) return undefined;
+    try {
+      if (await syncStore.reloadIfChanged()) logger.info("sync store reloaded: the file was changed by another process", { objects: syncStore.size });
+      return await directorySync.refresh();
+    } catch (e) {
+      logger.warn("sync store refresh failed", { code: (e as { code?: string }).code ?? (e instanceof Error ? e.name : "unknown") });
+      return undefined;
+    }
+  }
+  const refreshMs = config.syncStore.refreshIntervalSeconds * 1000;
+  const refreshTimer = refreshMs > 0 && directorySync !== undefined ? setInterval(() => void refreshSyncStore(), refreshMs) : undefined;
+  if (refreshTimer !== undefined) void refreshSyncStore();
   logger.info("agent running", { tenantId: config.tenantId, agentId: config.agentId, keyVersions: keys.heldVersions(cloudClock.now()).join(",") });
 
   return {
@@ -90,8 +117,10 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     directory,
     keys,
     sendHeartbeat,
+    refreshSyncStore,
     async stop() {
       clearInterval(timer);
+      clearInterval(refreshTimer);
       await transport.close();
       if (options.serviceBusClient === undefined) await client.close();
       await syncStore.close();

@@ -2,6 +2,7 @@ import type { ColdStart } from "./measure-cold-start.js";
 import type { CryptoCeiling, CryptoCeilingSample } from "./measure-crypto.js";
 import type { LatencyLevel, MemorySample } from "./measure-end-to-end.js";
 import type { MessageSizes } from "./measure-sizes.js";
+import type { SyncFigures } from "./measure-sync.js";
 
 export interface BenchResults {
   when: string;
@@ -20,6 +21,8 @@ export interface BenchResults {
   cpuSplit?: LatencyLevel | undefined;
   perThousandRequests: { keyVaultGets: number; tableCalls: number; tenants: number };
   memory: MemorySample[];
+  /** The agent's sync store filled from, and refreshed against, a directory of N users (embedded). */
+  sync?: SyncFigures | undefined;
 }
 
 export interface Verdict {
@@ -183,6 +186,18 @@ export function renderMarkdown(r: BenchResults, verdicts: Verdict[]): string {
     "",
     "*The function app runs in the benchmark's process together with the local Service Bus and Key Vault peers, as with `npm start` (the agent and the load generator have processes of their own); its heap after a forced GC is the growth signal. The agent is its own process.",
     "",
+    ...syncLines(r.sync),
   ];
   return lines.join("\n");
+}
+
+function syncLines(s: SyncFigures | undefined): string[] {
+  if (s === undefined) return [];
+  return [
+    "## Sync store (embedded directory)",
+    "",
+    `- ${s.users.toLocaleString("en")} users: importing their cloud anchors ${s.import.ms} ms; the full refresh from the directory ${s.fullRefresh.ms} ms (${s.fullRefresh.usersRead} read, ${s.fullRefresh.linked} linked); store file ${Math.round(s.storeFileBytes / 1024)} KiB; agent process RSS ${s.memory.rssBeforeMiB} → ${s.memory.rssAfterMiB} MiB (directory and store included).`,
+    `- Incremental refresh after ${s.incrementalRefresh.changes} changes (a third each new, moved, deleted): ${s.incrementalRefresh.ms} ms, ${s.incrementalRefresh.usersRead} users read, ${s.incrementalRefresh.joined} joined, ${s.incrementalRefresh.removed} removed; a refresh with nothing changed ${s.idleRefresh.ms} ms; a lookup by cloud anchor median ${s.resolveMicros.median} µs.`,
+    "",
+  ];
 }

@@ -16,6 +16,7 @@ import { measureCryptoCeiling, medianCeiling, type CryptoCeilingSample } from ".
 import { cpuProbe, memorySample, remoteLoad, type LatencyLevel, type MemorySample } from "./measure-end-to-end.js";
 import { measureRelayCeiling } from "./measure-relay-ceiling.js";
 import { measureMessageSizes } from "./measure-sizes.js";
+import { measureSync } from "./measure-sync.js";
 import { benchMode, judge, renderMarkdown } from "./report.js";
 
 setFlagsFromString("--expose-gc");
@@ -121,6 +122,9 @@ const withAzurite = await runStack("azurite", true, { serviceBusPeer: "in-proces
 // spends per reset (function app, peer, agent, load generator) can be read apart.
 const cpuSplit = quick ? undefined : (await runStack("memory", false, { serviceBusPeer: "own-process", levels: [[50, 4000]] })).levels[0];
 if (cpuSplit !== undefined) log(`peer in its own process, concurrency 50: ${cpuSplit.throughputPerSecond}/s, CPU % of a core ${JSON.stringify(cpuSplit.cpuPercent)}`);
+const syncUsers = quick ? 2000 : 10_000;
+const sync = measureSync(syncUsers);
+log(sync === undefined ? "sync store measurement failed" : `sync store, ${syncUsers} users: full refresh ${sync.fullRefresh.ms} ms, incremental after ${sync.incrementalRefresh.changes} changes ${sync.incrementalRefresh.ms} ms, RSS ${sync.memory.rssAfterMiB} MiB`);
 const crypto = medianCeiling(cryptoSamples);
 log(`RSA-2048 OAEP ceiling (median of ${cryptoSamples.length} samples): ${crypto.rsaDecryptsPerSecond} decrypts/s`);
 const perThousand = (n: number, of: number) => Math.round((n / Math.max(1, of)) * 1000 * 100) / 100;
@@ -142,6 +146,7 @@ const results = {
     tenants: 1,
   },
   memory: withAzurite.memory,
+  sync,
 };
 const verdicts = judge(results);
 mkdirSync(new URL(folder, root), { recursive: true });

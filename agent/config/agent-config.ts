@@ -11,6 +11,8 @@ import { z } from "zod";
 const ldapDomainSchema = z
   .object({
     domain: z.string().min(1),
+    /** The forest root's DNS name (the AD connector's name in the sync store); defaults to the domain. */
+    forest: z.string().min(1).optional(),
     urls: z.array(z.string().regex(/^ldaps:\/\//i, "must be ldaps://")).min(1),
     preferredDc: z.string().optional(),
     bindDn: z.string().min(1),
@@ -18,6 +20,8 @@ const ldapDomainSchema = z
     caFile: z.string().min(1),
     servername: z.string().optional(),
     timeoutMs: z.number().int().positive().default(10_000),
+    /** `agent check`: a user or OU whose rights to verify (default: the first non-protected user found). */
+    sampleDn: z.string().min(1).optional(),
   })
   .strict();
 
@@ -46,7 +50,13 @@ export const agentConfigSchema = z
       z.object({ kind: z.literal("embedded"), seedFile: z.string().min(1), writeLatencyMs: z.number().int().min(0).max(60_000).optional() }).strict(),
       z.object({ kind: z.literal("ldap"), domains: z.array(ldapDomainSchema).min(1) }).strict(),
     ]),
-    syncStore: z.object({ file: z.string().min(1) }).strict(),
+    syncStore: z
+      .object({
+        file: z.string().min(1),
+        /** `agent run` refreshes the store from AD this often (incremental: uSNChanged); 0 = never. */
+        refreshIntervalSeconds: z.number().int().min(0).max(86_400).default(300),
+      })
+      .strict(),
     /** Where `agent run` logs: a size-rotated file, else stdout (for the journal or a service wrapper). */
     log: z
       .object({

@@ -15,6 +15,8 @@ import {
 import { DecryptionError } from "../../shared/protocol/primitives.js";
 import type { Logger } from "../../shared/ports/logger.port.js";
 import type { AccountRef, DirectoryService } from "../directory/directory.port.js";
+import { AccountResolver } from "../sync/account-resolver.js";
+import type { SourceAnchorLocator } from "../sync/directory-source.port.js";
 import type { SyncStore } from "../sync/sync-store.port.js";
 import type { AgentKeyStore } from "./agent-key-store.js";
 import { disableAcknowledgedEvent, keyAcknowledgedEvent, type AgentIdentity } from "./agent-events.js";
@@ -63,6 +65,8 @@ export interface RequestProcessorOptions extends AgentIdentity {
   keys: AgentKeyStore;
   directory: DirectoryService;
   syncStore: SyncStore;
+  /** Live lookup of requests that carry the user's source anchor (the directory, normally). */
+  locator?: SourceAnchorLocator | undefined;
   logger: Logger;
   cloudClock?: CloudClock;
   /** A request is refused when less than this remains before its expiresAt (default 2000 ms): the write itself takes time. */
@@ -104,6 +108,7 @@ export class RequestProcessor {
   private readonly guard: ReplayGuard<HandleResult>;
   private readonly marginMs: number;
   private readonly tenantId: string;
+  private readonly accounts: AccountResolver;
   private readonly counters: ProcessorStats = {
     received: 0,
     applied: 0,
@@ -118,6 +123,7 @@ export class RequestProcessor {
     this.logger = redactingLogger(options.logger);
     this.clock = options.cloudClock ?? new CloudClock();
     this.marginMs = options.applyMarginMs ?? 2000;
+    this.accounts = new AccountResolver({ store: options.syncStore, locator: options.locator, logger: this.logger });
     this.guard = new ReplayGuard<HandleResult>({
       clock: { now: () => new Date(this.clock.localNow()) },
       retentionSlackMs: this.clock.maxSkewMs,
@@ -206,7 +212,7 @@ export class RequestProcessor {
       return new Rejected("malformed");
     }
     try {
-      const found = await this.o.syncStore.resolve(r.cloudAnchor);
+      const found = await this.accounts.resolve(r.cloudAnchor, r.sourceAnchor);
       if (found.kind === "notFound") return failure("USER_NOT_FOUND", found.detail);
       if (found.kind === "misconfigured") return failure("ONPREM_CONFIGURATION_ERROR", found.detail);
       if (found.kind === "ambiguous") return failure("USER_AMBIGUOUS", found.detail);

@@ -10,6 +10,8 @@ export const connectorSpaceObjectSchema = z
     linkRules: z.array(z.string().min(1).max(256)).max(50).optional(),
     domain: z.string().min(1).max(255).optional(),
     distinguishedName: z.string().min(1).max(2048).optional(),
+    /** aad objects: the forest whose AD object is the account (an import's `forest`); absent = the enabled account's forest. */
+    accountForest: z.string().min(1).max(255).optional(),
   })
   .strict();
 
@@ -22,7 +24,14 @@ export const cloudAnchorMappingSchema = z
   })
   .strict();
 
-export const syncStoreFileSchema = z.object({ version: z.literal(1), objects: z.array(connectorSpaceObjectSchema) }).strict();
+export const syncStoreFileSchema = z
+  .object({
+    version: z.literal(1),
+    objects: z.array(connectorSpaceObjectSchema),
+    /** Per domain: where the last refresh from AD stopped (opaque to the store; see directory-source.port.ts). */
+    watermarks: z.record(z.string().min(1).max(2048)).optional(),
+  })
+  .strict();
 
 export const syncImportFileSchema = z
   .object({
@@ -54,5 +63,6 @@ export function normalize(o: ConnectorSpaceObject): ConnectorSpaceObject {
   if (o.linkRules !== undefined) out.linkRules = [...o.linkRules];
   if (o.domain !== undefined) out.domain = o.domain.toLowerCase();
   if (o.distinguishedName !== undefined) out.distinguishedName = o.distinguishedName;
+  if (o.accountForest !== undefined) out.accountForest = o.accountForest.toLowerCase();
   return out;
 }

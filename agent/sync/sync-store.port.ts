@@ -14,6 +14,8 @@ export interface ConnectorSpaceObject {
   /** For AD objects: where to write. */
   domain?: string | undefined;
   distinguishedName?: string | undefined;
+  /** For aad objects: the forest whose AD object is the account, when an import named it. */
+  accountForest?: string | undefined;
 }
 
 export type ResolveResult =

@@ -79,9 +79,10 @@ const RECORD_RETRY_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 
 function fingerprint(tenantId: string, input: OperationInput): string {
   const f = input.flags;
-  return createHash("sha256")
-    .update([tenantId, input.operation, input.user.cloudAnchor, input.initiator.kind, input.initiator.channel, f.unlockAccount, f.forceChangeAtNextLogon, f.expired].join("\u0000"))
-    .digest("base64url");
+  const parts = [tenantId, input.operation, input.user.cloudAnchor, input.initiator.kind, input.initiator.channel, f.unlockAccount, f.forceChangeAtNextLogon, f.expired];
+  // Only when given, so the fingerprints of requests without it stay what they were.
+  if (input.user.onPremisesImmutableId !== undefined) parts.push(input.user.onPremisesImmutableId);
+  return createHash("sha256").update(parts.join("\u0000")).digest("base64url");
 }
 
 /**
@@ -210,7 +211,7 @@ export class PasswordOperations {
 
     // The schema's byte limits guarantee this; checked again here so that nothing that cannot be
     // sealed ever reaches the rate limit (it would count an attempt that can only fail).
-    if (sealedRequestBytes(Buffer.byteLength(input.user.cloudAnchor, "utf8"), utf8Length(input.newPassword), utf8Length(input.currentPassword)) > MAX_MESSAGE_BYTES) {
+    if (sealedRequestBytes(Buffer.byteLength(input.user.cloudAnchor, "utf8"), utf8Length(input.newPassword), utf8Length(input.currentPassword), input.user.onPremisesImmutableId !== undefined) > MAX_MESSAGE_BYTES) {
       throw new AppError("PAYLOAD_TOO_LARGE", { message: "The cloud anchor and passwords are too long to be sealed for the agent." });
     }
 
@@ -262,6 +263,7 @@ export class PasswordOperations {
         expiresAt,
         traceId: randomUUID(),
         cloudAnchor: input.user.cloudAnchor,
+        ...(input.user.onPremisesImmutableId === undefined ? {} : { sourceAnchor: Buffer.from(input.user.onPremisesImmutableId, "base64") }),
         initiator: input.initiator,
         flags: input.flags,
         ...(newPassword === undefined ? {} : { newPassword }),

@@ -6,6 +6,8 @@ export interface UserRef {
   cloudAnchor: string;
   userPrincipalName: string;
   authType: AuthType;
+  /** The cloud user's onPremisesImmutableId (base64 of 16 bytes): lets the agent find the account live. */
+  onPremisesImmutableId?: string | undefined;
 }
 
 /** Cloud-only users have no on-premises password: nothing to write back. */

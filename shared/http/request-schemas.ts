@@ -24,6 +24,11 @@ export const MAX_PASSWORD_CHARS = 256;
 export const MAX_CLOUD_ANCHOR_BYTES = 128;
 export const MAX_USER_PRINCIPAL_NAME_BYTES = 256;
 export const MAX_PASSWORD_BYTES_TOGETHER = MAX_MESSAGE_BYTES - sealedRequestBytes(MAX_CLOUD_ANCHOR_BYTES, 0, 0);
+/** The same when the user carries onPremisesImmutableId: its 16 bytes travel in the envelope too. */
+export const MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR = MAX_MESSAGE_BYTES - sealedRequestBytes(MAX_CLOUD_ANCHOR_BYTES, 0, 0, true);
+
+/** Entra's onPremisesImmutableId as Entra Connect / Cloud Sync write it: base64 of 16 bytes (ms-DS-ConsistencyGuid or objectGUID). */
+const IMMUTABLE_ID = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
 
@@ -47,6 +52,7 @@ export const userSchema = z
       .regex(/^[^@\s]+@[^@\s]+$/, "not a user principal name")
       .regex(WELL_FORMED, "invalid Unicode"),
     authType: z.enum(AUTH_TYPES),
+    onPremisesImmutableId: z.string().regex(IMMUTABLE_ID, "must be base64 of 16 bytes (ms-DS-ConsistencyGuid / objectGUID)").optional(),
   })
   .strict();
 
@@ -55,7 +61,8 @@ function withinByteLimits(b: { user: UserRef; newPassword?: string; currentPassw
   if (utf8Bytes(b.user.cloudAnchor) > MAX_CLOUD_ANCHOR_BYTES) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "cloud anchor too long once encoded", path: ["user", "cloudAnchor"] });
   if (utf8Bytes(b.user.userPrincipalName) > MAX_USER_PRINCIPAL_NAME_BYTES) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "user principal name too long once encoded", path: ["user", "userPrincipalName"] });
   const passwords = (b.newPassword === undefined ? 0 : utf8Bytes(b.newPassword)) + (b.currentPassword === undefined ? 0 : utf8Bytes(b.currentPassword));
-  if (passwords > MAX_PASSWORD_BYTES_TOGETHER) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "passwords too long once encoded", path: ["newPassword"] });
+  const budget = b.user.onPremisesImmutableId === undefined ? MAX_PASSWORD_BYTES_TOGETHER : MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR;
+  if (passwords > budget) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "passwords too long once encoded", path: ["newPassword"] });
 }
 
 export const initiatorSchema = z.object({ kind: z.enum(INITIATOR_KINDS), channel: z.enum(CHANNELS) }).strict();

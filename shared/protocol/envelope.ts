@@ -153,6 +153,11 @@ export interface PasswordRequest {
   expiresAt: Date;
   traceId: string;
   cloudAnchor: string;
+  /**
+   * The cloud user's onPremisesImmutableId decoded: the 16 bytes of ms-DS-ConsistencyGuid (or
+   * objectGUID in AD byte order) the agent looks the account up by, live. Absent: the sync store decides.
+   */
+  sourceAnchor?: Buffer | undefined;
   initiator: { kind: InitiatorKind; channel: Channel };
   flags: RequestFlags;
 }
@@ -173,8 +178,12 @@ export interface OpenedPasswordRequest extends PasswordRequest {
   currentPassword?: Buffer;
 }
 
-function flagsByte(f: RequestFlags): number {
-  return (f.unlockAccount ? 1 : 0) | (f.forceChangeAtNextLogon ? 2 : 0) | (f.expired ? 4 : 0);
+/** Flag bit: 16 source-anchor bytes follow the cloud anchor. */
+const HAS_SOURCE_ANCHOR = 8;
+export const SOURCE_ANCHOR_BYTES = 16;
+
+function flagsByte(f: RequestFlags, hasSourceAnchor: boolean): number {
+  return (f.unlockAccount ? 1 : 0) | (f.forceChangeAtNextLogon ? 2 : 0) | (f.expired ? 4 : 0) | (hasSourceAnchor ? HAS_SOURCE_ANCHOR : 0);
 }
 
 function passwordBlock(newPassword: Uint8Array | undefined, currentPassword: Uint8Array | undefined): Buffer {
@@ -185,6 +194,7 @@ function passwordBlock(newPassword: Uint8Array | undefined, currentPassword: Uin
 }
 
 export function sealRequest(input: SealRequestInput): Buffer {
+  if (input.sourceAnchor !== undefined && input.sourceAnchor.length !== SOURCE_ANCHOR_BYTES) throw new RangeError("a source anchor has 16 bytes");
   const iv = input.randomness?.iv ?? randomIv();
   let secrets = Buffer.alloc(0);
   if (input.newPassword !== undefined || input.currentPassword !== undefined) {
@@ -200,15 +210,15 @@ export function sealRequest(input: SealRequestInput): Buffer {
       block.fill(0);
     }
   }
-  const payload = new BinaryWriter()
+  const writer = new BinaryWriter()
     .time(input.issuedAt)
     .raw(uuidToBytes(input.traceId))
-    .u8(flagsByte(input.flags))
+    .u8(flagsByte(input.flags, input.sourceAnchor !== undefined))
     .u8(INITIATOR_KINDS.indexOf(input.initiator.kind))
     .u8(CHANNELS.indexOf(input.initiator.channel))
-    .text8(input.cloudAnchor)
-    .bytes16(secrets)
-    .toBuffer();
+    .text8(input.cloudAnchor);
+  if (input.sourceAnchor !== undefined) writer.raw(input.sourceAnchor);
+  const payload = writer.bytes16(secrets).toBuffer();
   return seal(
     { kind: "request", operation: input.operation, keyVersion: input.keyVersion, requestId: input.requestId, expiresAt: input.expiresAt, iv },
     input.tenantId,
@@ -221,10 +231,10 @@ export function sealRequest(input: SealRequestInput): Buffer {
  * The size of a sealed request with a cloud anchor and passwords of these UTF-8 byte lengths
  * (a unit test checks it against sealRequest). Requests without passwords carry no RSA block.
  */
-export function sealedRequestBytes(anchorBytes: number, newPasswordBytes: number | undefined, currentPasswordBytes: number | undefined): number {
+export function sealedRequestBytes(anchorBytes: number, newPasswordBytes: number | undefined, currentPasswordBytes: number | undefined, withSourceAnchor = false): number {
   const passwords = newPasswordBytes !== undefined || currentPasswordBytes !== undefined;
-  // header 45 + tag 16 + issuedAt 6 + traceId 16 + flags/initiator 3 + anchor length 1 + secrets length 2
-  const fixed = 89;
+  // header 45 + tag 16 + issuedAt 6 + traceId 16 + flags/initiator 3 + anchor length 1 + secrets length 2 (+ a source anchor's 16)
+  const fixed = 89 + (withSourceAnchor ? SOURCE_ANCHOR_BYTES : 0);
   // RSA-2048 block 256 + the two password lengths 4 + their GCM tag 16
   return fixed + anchorBytes + (passwords ? 276 + (newPasswordBytes ?? 0) + (currentPasswordBytes ?? 0) : 0);
 }
@@ -250,6 +260,7 @@ export function openRequest(message: Uint8Array, options: OpenRequestOptions): O
     const channel = CHANNELS[r.u8()];
     if (kind === undefined || channel === undefined) throw new MalformedEnvelopeError("unknown initiator");
     const cloudAnchor = r.text8();
+    const sourceAnchor = (flags & HAS_SOURCE_ANCHOR) !== 0 ? Buffer.from(r.raw(SOURCE_ANCHOR_BYTES)) : undefined;
     const secrets = r.bytes16();
     r.expectEnd();
     const opened: OpenedPasswordRequest = {
@@ -261,6 +272,7 @@ export function openRequest(message: Uint8Array, options: OpenRequestOptions): O
       expiresAt: header.expiresAt,
       traceId,
       cloudAnchor,
+      ...(sourceAnchor === undefined ? {} : { sourceAnchor }),
       initiator: { kind, channel },
       flags: { unlockAccount: (flags & 1) !== 0, forceChangeAtNextLogon: (flags & 2) !== 0, expired: (flags & 4) !== 0 },
     };

@@ -62,7 +62,7 @@ export async function startInMemoryStack(options: { rateLimitMax?: number; heart
   const directory = directoryFromSeed(demoDirectorySeed());
   const syncStore = await FileSyncStore.open(join(mkdtempSync(join(tmpdir(), "wb-sync-")), "sync.json"));
   await syncStore.upsert(demoSyncObjects());
-  const processor = new RequestProcessor({ tenantId, agentId: "unit-agent", agentVersion: "test", keys: agentKeys, directory, syncStore, logger });
+  const processor = new RequestProcessor({ tenantId, agentId: "unit-agent", agentVersion: "test", keys: agentKeys, directory, syncStore, locator: directory, logger });
   const relay = new InProcessRelay<PasswordReply>(async (request) => (await processor.handle({ body: request.body, tenantId: request.tenantId })).reply, createReplyOpener(keyRing));
   const services: WritebackServices = {
     ...stores,

@@ -3,7 +3,8 @@ import type { PasswordPolicySummary } from "../../../shared/domain/password-poli
 import { AppError } from "../../../shared/errors/app-error.js";
 import type { PolicyReason } from "../../../shared/errors/catalog.js";
 import { systemClock, type Clock } from "../../../shared/ports/clock.port.js";
-import type { DirectorySource, DirectoryUserEntry } from "../../sync/directory-source.port.js";
+import type { DirectoryChanges, DirectorySource, DirectoryUserEntry, SourceAnchorLocator, SourceAnchorMatch } from "../../sync/directory-source.port.js";
+import { sourceAnchorOf } from "../../sync/source-anchor.js";
 import type { AccountRef, AccountState, DirectoryHealth, DirectoryService, ResetOptions } from "../directory.port.js";
 import { meetsComplexity } from "./complexity.js";
 import { AD_DEFAULT_POLICY, policySummary, type EmbeddedPolicy } from "./embedded-policy.js";
@@ -88,6 +89,8 @@ interface UserRecord {
   lockoutTime: number;
   passwordWrites: number;
   unlocks: number;
+  /** Like AD's uSNChanged: the directory's change counter at the last change of this object. */
+  usnChanged: number;
 }
 
 interface DomainRecord {
@@ -96,6 +99,10 @@ interface DomainRecord {
   policy: EmbeddedPolicy;
   reachable: boolean;
   users: Map<string, UserRecord>;
+  /** Deleted users' objectGUIDs with the change number of the deletion (AD's tombstones). */
+  tombstones: { objectGuid: string; usn: number }[];
+  /** Changes to this domain's watermarks from another "DC" (a restart) are refused: see changesSince. */
+  invocationId: string;
 }
 
 export interface EmbeddedDirectoryOptions {
@@ -130,10 +137,11 @@ function domainDn(domain: string): string {
  * - expiry: maxAge from pwdLastSet unless the password never expires.
  * Protected accounts (adminCount=1) are only flagged: refusing them is the agent's rule.
  */
-export class EmbeddedDirectory implements DirectoryService, DirectorySource {
+export class EmbeddedDirectory implements DirectoryService, DirectorySource, SourceAnchorLocator {
   private readonly domains = new Map<string, DomainRecord>();
   private readonly clock: Clock;
   private writes = 0;
+  private usn = 0;
   private readonly writeLatencyMs: number;
 
   constructor(options: EmbeddedDirectoryOptions = {}) {
@@ -156,6 +164,8 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
       policy: { ...AD_DEFAULT_POLICY, ...init.policy },
       reachable: true,
       users: new Map(),
+      tombstones: [],
+      invocationId: randomUUID(),
     });
   }
 
@@ -194,6 +204,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
       lockoutTime: 0,
       passwordWrites: 0,
       unlocks: 0,
+      usnChanged: ++this.usn,
     };
     if (init.password !== undefined) {
       const text = PasswordText.fromUtf8(init.password);
@@ -205,6 +216,21 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
     }
     d.users.set(objectGuid, user);
     return this.refOf(d, user);
+  }
+
+  /** Deletes a user (its tombstone is what an incremental read reports). */
+  deleteUser(ref: AccountRef): void {
+    const { domain, user } = this.find(ref, { ignoreReachability: true });
+    domain.users.delete(user.objectGuid);
+    domain.tombstones.push({ objectGuid: user.objectGuid, usn: ++this.usn });
+  }
+
+  /** Moves or renames a user: a new DN, the same objectGUID. */
+  moveUser(ref: AccountRef, distinguishedName: string): AccountRef {
+    const { domain, user } = this.find(ref, { ignoreReachability: true });
+    user.distinguishedName = distinguishedName;
+    user.usnChanged = ++this.usn;
+    return this.refOf(domain, user);
   }
 
   /** Fault switch: an unreachable domain (or all, without a domain) answers ONPREM_DIRECTORY_UNAVAILABLE. */
@@ -219,6 +245,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
     if (flags.disabled !== undefined) user.disabled = flags.disabled;
     if (flags.adminCount !== undefined) user.adminCount = flags.adminCount;
     if (flags.passwordNeverExpires !== undefined) user.passwordNeverExpires = flags.passwordNeverExpires;
+    user.usnChanged = ++this.usn;
   }
 
   // ------------------------------------------------------------ DirectoryService
@@ -300,15 +327,47 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource {
 
   async *listUsers(domain: string): AsyncIterable<DirectoryUserEntry> {
     const d = this.reachableDomain(domain);
-    for (const u of [...d.users.values()]) {
-      yield {
-        objectGuid: u.objectGuid,
-        msDsConsistencyGuid: u.msDsConsistencyGuid === undefined ? undefined : Buffer.from(u.msDsConsistencyGuid),
-        distinguishedName: u.distinguishedName,
-        userPrincipalName: u.userPrincipalName,
-        sAMAccountName: u.sAMAccountName,
-      };
-    }
+    for (const u of [...d.users.values()]) yield this.entryOf(u);
+  }
+
+  /** Watermark "<invocationId>:<usn>", like a DC's invocationId and highestCommittedUSN. */
+  async changesSince(domain: string, watermark: string | undefined): Promise<DirectoryChanges> {
+    const d = this.reachableDomain(domain);
+    const [invocation, usnText] = (watermark ?? "").split(":");
+    const since = invocation === d.invocationId && usnText !== undefined && /^\d+$/.test(usnText) ? Number(usnText) : undefined;
+    const mark = `${d.invocationId}:${this.usn}`;
+    const users = [...d.users.values()].filter((u) => since === undefined || u.usnChanged > since).map((u) => this.entryOf(u));
+    const deleted = since === undefined ? [] : d.tombstones.filter((t) => t.usn > since).map((t) => t.objectGuid);
+    return {
+      watermark: mark,
+      full: since === undefined,
+      changed: (async function* () {
+        yield* users;
+      })(),
+      deleted: async () => deleted,
+    };
+  }
+
+  async findBySourceAnchor(sourceAnchor: Uint8Array): Promise<{ domain: string; matches?: SourceAnchorMatch[]; error?: unknown }[]> {
+    const wanted = Buffer.from(sourceAnchor).toString("base64");
+    return [...this.domains.values()].map((d) => {
+      if (!d.reachable) return { domain: d.domain, error: new AppError("ONPREM_DIRECTORY_UNAVAILABLE") };
+      const matches = [...d.users.values()]
+        .filter((u) => sourceAnchorOf(u) === wanted)
+        .map((u) => ({ domain: d.domain, forest: d.forest, objectGuid: u.objectGuid, distinguishedName: u.distinguishedName, disabled: u.disabled }));
+      return { domain: d.domain, matches };
+    });
+  }
+
+  private entryOf(u: UserRecord): DirectoryUserEntry {
+    return {
+      objectGuid: u.objectGuid,
+      msDsConsistencyGuid: u.msDsConsistencyGuid === undefined ? undefined : Buffer.from(u.msDsConsistencyGuid),
+      distinguishedName: u.distinguishedName,
+      userPrincipalName: u.userPrincipalName,
+      sAMAccountName: u.sAMAccountName,
+      disabled: u.disabled,
+    };
   }
 
   // ------------------------------------------------------------ tests and audit

@@ -6,7 +6,7 @@ import { protectedBy } from "./protected-groups.js";
 
 /** What readAccount asks for. msDS-User-Account-Control-Computed is AD's own lockout verdict. */
 export const ACCOUNT_ATTRIBUTES = ["objectGUID", "objectSid", "sAMAccountName", "userPrincipalName", "adminCount", "userAccountControl", "lockoutTime", "msDS-User-Account-Control-Computed"] as const;
-export const LISTING_ATTRIBUTES = ["objectGUID", "mS-DS-ConsistencyGuid", "sAMAccountName", "userPrincipalName"] as const;
+export const LISTING_ATTRIBUTES = ["objectGUID", "mS-DS-ConsistencyGuid", "sAMAccountName", "userPrincipalName", "userAccountControl"] as const;
 export const BINARY_ATTRIBUTES = ["objectGUID", "objectSid", "mS-DS-ConsistencyGuid", "tokenGroups"];
 
 /** userAccountControl ACCOUNTDISABLE. */
@@ -85,5 +85,6 @@ export function userEntryOf(entry: Entry): DirectoryUserEntry {
     distinguishedName: entry.dn,
     userPrincipalName: textOf(entry, "userPrincipalName"),
     sAMAccountName: textOf(entry, "sAMAccountName") ?? "",
+    disabled: ((numberOf(entry, "userAccountControl") ?? 0) & UF_ACCOUNTDISABLE) !== 0,
   };
 }

@@ -21,3 +21,23 @@ export class PolicyHintsControl extends Control {
     writer.writeBuffer(value.buffer, 0x04);
   }
 }
+
+/**
+ * LDAP_SERVER_SD_FLAGS (1.2.840.113556.1.4.801): which parts of nTSecurityDescriptor to return.
+ * DACL only (4): reading the SACL needs a privilege the service account should not have.
+ */
+export class SdFlagsControl extends Control {
+  static readonly OID = "1.2.840.113556.1.4.801";
+
+  constructor(private readonly flags = 4) {
+    super(SdFlagsControl.OID, { critical: true });
+  }
+
+  protected override writeControl(writer: BerWriter): void {
+    const value = new BerWriter();
+    value.startSequence();
+    value.writeInt(this.flags);
+    value.endSequence();
+    writer.writeBuffer(value.buffer, 0x04);
+  }
+}

@@ -154,6 +154,30 @@ export class DomainConnection {
     return this.o.domain;
   }
 
+  /** The service account the sessions bind as. */
+  get bindDn(): string {
+    return this.o.bindDn;
+  }
+
+  /**
+   * `agent check`: TLS + bind + rootDSE with every configured DC on its own session (closed
+   * again), so a DC that would only be found broken at failover time is reported now.
+   */
+  async probeEach(): Promise<{ url: string; ok: boolean; detail: string }[]> {
+    return Promise.all(
+      this.o.urls.map(async (url) => {
+        try {
+          const s = await this.open({ url, servername: this.o.servername });
+          await s.client.unbind().catch(() => {});
+          return { url, ok: true, detail: `${s.dcHost}: TLS verified, bound, rootDSE read` };
+        } catch (e) {
+          const failure = connectionFailureOf(e);
+          return { url, ok: false, detail: failure ?? `${toDirectoryError(e, "bind").code}: ${toDirectoryError(e, "bind").message}` };
+        }
+      }),
+    );
+  }
+
   /** A live bound session (for reads), connecting (with failover) when there is none. Throws AppError. */
   async bound(): Promise<BoundSession> {
     this.checkOpen();

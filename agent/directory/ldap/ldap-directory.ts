@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { Attribute, Change, EqualityFilter } from "ldapts";
+import { AndFilter, Attribute, Change, Control, EqualityFilter, OrFilter, type Entry } from "ldapts";
 import type { PasswordPolicySummary } from "../../../shared/domain/password-policy.js";
 import { AppError, isAppError } from "../../../shared/errors/app-error.js";
 import type { PolicyReason } from "../../../shared/errors/catalog.js";
@@ -7,20 +7,23 @@ import { systemClock, type Clock } from "../../../shared/ports/clock.port.js";
 import { silentLogger, type Logger } from "../../../shared/ports/logger.port.js";
 import { isUuid } from "../../../shared/protocol/ids.js";
 import { AgentConfigError, type LdapDomainConfig } from "../../config/agent-config.js";
-import type { DirectorySource, DirectoryUserEntry } from "../../sync/directory-source.port.js";
-import { guidToAdBytes } from "../../sync/source-anchor.js";
+import type { DirectoryChanges, DirectorySource, DirectoryUserEntry, SourceAnchorLocator, SourceAnchorMatch } from "../../sync/directory-source.port.js";
+import { adBytesToGuid, guidToAdBytes, sourceAnchorOf } from "../../sync/source-anchor.js";
 import type { AccountRef, AccountState, DirectoryHealth, DirectoryService, ResetOptions } from "../directory.port.js";
-import { ACCOUNT_ATTRIBUTES, accountStateOf, allBytesOf, BINARY_ATTRIBUTES, LISTING_ATTRIBUTES, userEntryOf } from "./ad-account.js";
-import { PolicyHintsControl } from "./ad-controls.js";
+import { ACCOUNT_ATTRIBUTES, accountStateOf, allBytesOf, BINARY_ATTRIBUTES, guidOf, LISTING_ATTRIBUTES, textOf, userEntryOf } from "./ad-account.js";
+import { PolicyHintsControl, SdFlagsControl } from "./ad-controls.js";
+import { CHANGE_PASSWORD, holdsRight, parseDacl, RESET_PASSWORD, RIGHT, sidToString, type RightWanted } from "./effective-rights.js";
 import { toDirectoryError } from "./ad-errors.js";
 import { POLICY_ATTRIBUTES, policyFromDomainEntry } from "./ad-policy.js";
-import { DomainConnection, sameHost, type LdapClientFactory } from "./domain-connection.js";
+import { DomainConnection, sameHost, type BoundSession, type LdapClientFactory } from "./domain-connection.js";
 import { diagnosePolicyReason } from "./policy-diagnosis.js";
 import { withUnicodePwds } from "./unicode-pwd.js";
 
 export interface LdapDomain {
   /** DNS name, e.g. corp.example.com. */
   domain: string;
+  /** The forest root's DNS name (the AD connector's name); defaults to the domain. */
+  forest?: string | undefined;
   urls: readonly string[];
   /** A DC (host name or one of the URLs) to try first for reads; writes go to the PDC emulator. */
   preferredDc?: string | undefined;
@@ -44,6 +47,26 @@ export interface LdapDirectoryOptions {
 }
 
 const USERS_FILTER = "(&(objectCategory=person)(objectClass=user))";
+/** LDAP_SERVER_SHOW_DELETED_OID: tombstones (deleted objects) are returned too. */
+const SHOW_DELETED_OID = "1.2.840.113556.1.4.417";
+/** GUID_DELETED_OBJECTS_CONTAINER_W: the domain's CN=Deleted Objects, whatever its name. */
+const DELETED_OBJECTS_WKGUID = "18e2ea80684f11d2b9aa00c04f79f805";
+
+interface UsnWatermark {
+  /** The DC's dsServiceName (its NTDS Settings DN): uSNChanged values mean nothing on another DC. */
+  dc: string;
+  usn: number;
+}
+
+function parseWatermark(text: string | undefined): UsnWatermark | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const w = JSON.parse(text) as Partial<UsnWatermark>;
+    return typeof w.dc === "string" && typeof w.usn === "number" && Number.isSafeInteger(w.usn) ? { dc: w.dc, usn: w.usn } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The URLs in the order to try: the preferred DC first, then the configured order. */
 export function orderedUrls(urls: readonly string[], preferredDc: string | undefined): string[] {
@@ -78,8 +101,10 @@ function replace(type: string, value: string | Buffer): Change {
  * Passwords are encoded into buffers that are zeroed after the request, and the LDAP messages
  * themselves are zeroed once TLS has sent them. Errors carry codes only: no DN, value or server text.
  */
-export class LdapDirectory implements DirectoryService, DirectorySource {
+export class LdapDirectory implements DirectoryService, DirectorySource, SourceAnchorLocator {
   private readonly connections = new Map<string, DomainConnection>();
+  private readonly forests = new Map<string, string>();
+  private readonly tombstonesUnreadable = new Set<string>();
   private readonly policies = new Map<string, { at: number; policy: PasswordPolicySummary }>();
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -94,6 +119,7 @@ export class LdapDirectory implements DirectoryService, DirectorySource {
     for (const d of domains) {
       const key = d.domain.toLowerCase();
       if (this.connections.has(key)) throw new AgentConfigError(`directory.domains: ${d.domain} is configured twice`);
+      this.forests.set(key, (d.forest ?? d.domain).toLowerCase());
       // Passwords travel only over TLS from the first byte: no ldap://, no StartTLS.
       if (d.urls.length === 0 || d.urls.some((u) => !/^ldaps:\/\//i.test(u))) throw new AgentConfigError(`directory.domains.${d.domain}.urls: must be ldaps:// URLs`);
       this.connections.set(
@@ -303,6 +329,221 @@ export class LdapDirectory implements DirectoryService, DirectorySource {
       if (!isAppError(e)) c.drop(s);
       throw toDirectoryError(e, "read");
     }
+  }
+
+  domainNames(): string[] {
+    return [...this.connections.keys()];
+  }
+
+  forestOf(domain: string): string {
+    return this.forests.get(domain.toLowerCase()) ?? domain.toLowerCase();
+  }
+
+  /**
+   * Users changed since the watermark on one DC: (uSNChanged>=usn+1) on the same DC the
+   * watermark came from, and deletions from its tombstones (show-deleted control). A first read,
+   * a read on another DC (failover: USNs are per DC), or tombstones the account may not read
+   * (default AD: only administrators list CN=Deleted Objects) make it a full read instead, so
+   * deletions are still seen — by their absence.
+   */
+  async changesSince(domain: string, watermark: string | undefined): Promise<DirectoryChanges> {
+    const c = this.connection(domain);
+    const s = await c.bound();
+    const fail = (e: unknown): never => {
+      if (!isAppError(e)) c.drop(s);
+      throw toDirectoryError(e, "read");
+    };
+    let dc: string;
+    let highest: number;
+    try {
+      const root = (await s.client.search("", { scope: "base", filter: "(objectClass=*)", attributes: ["highestCommittedUSN", "dsServiceName"] })).searchEntries[0];
+      dc = (root === undefined ? undefined : textOf(root, "dsServiceName")) ?? s.dcHost;
+      highest = Number(root === undefined ? NaN : textOf(root, "highestCommittedUSN"));
+      if (!Number.isSafeInteger(highest)) throw new AppError("ONPREM_DIRECTORY_UNAVAILABLE", { message: "The DC did not report highestCommittedUSN." });
+    } catch (e) {
+      return fail(e);
+    }
+    const mark = JSON.stringify({ dc, usn: highest } satisfies UsnWatermark);
+    const previous = parseWatermark(watermark);
+    let since = previous !== undefined && previous.dc === dc && previous.usn <= highest ? previous.usn : undefined;
+    let deleted: string[] = [];
+    if (since !== undefined) {
+      try {
+        deleted = await this.tombstones(s, since);
+      } catch (e) {
+        if (isAppError(e)) throw e;
+        // Once per domain: it stays so until someone grants the right.
+        if (!this.tombstonesUnreadable.has(c.domain)) this.logger.warn("deleted users are not readable (grant List Contents and Read Property on the Deleted Objects container for incremental reads): full reads instead", { domain: c.domain });
+        this.tombstonesUnreadable.add(c.domain);
+        since = undefined;
+      }
+    }
+    const filter = since === undefined ? USERS_FILTER : `(&${USERS_FILTER}(uSNChanged>=${since + 1}))`;
+    const pageSize = this.pageSize;
+    const changed = (async function* (): AsyncIterable<DirectoryUserEntry> {
+      try {
+        const pages = s.client.searchPaginated(s.namingContext, { scope: "sub", filter, attributes: [...LISTING_ATTRIBUTES], explicitBufferAttributes: BINARY_ATTRIBUTES, paged: { pageSize } });
+        for await (const page of pages) for (const entry of page.searchEntries) yield userEntryOf(entry);
+      } catch (e) {
+        fail(e);
+      }
+    })();
+    return { watermark: mark, full: since === undefined, changed, deleted: async () => deleted };
+  }
+
+  /**
+   * objectGUIDs of users deleted since `since`, from CN=Deleted Objects (found by its well-known
+   * GUID). AD shows a service account without rights there the container but not its content —
+   * an empty answer that would look like "nothing deleted" — so the container's own objectGUID
+   * must be readable first; else this throws and the caller reads everything instead.
+   */
+  private async tombstones(s: BoundSession, since: number): Promise<string[]> {
+    const showDeleted = [new Control(SHOW_DELETED_OID, { critical: true })];
+    const container = (await s.client.search(`<WKGUID=${DELETED_OBJECTS_WKGUID},${s.namingContext}>`, { scope: "base", filter: "(objectClass=*)", attributes: ["objectGUID"], explicitBufferAttributes: ["objectGUID"] }, showDeleted)).searchEntries[0];
+    const readable = container !== undefined && Buffer.isBuffer(container.objectGUID) && container.objectGUID.length === 16;
+    if (!readable) throw new Error("CN=Deleted Objects is not readable");
+    const out: string[] = [];
+    const pages = s.client.searchPaginated(
+      container.dn,
+      { scope: "one", filter: `(&(isDeleted=TRUE)(objectClass=user)(uSNChanged>=${since + 1}))`, attributes: ["objectGUID"], explicitBufferAttributes: ["objectGUID"], paged: { pageSize: this.pageSize } },
+      showDeleted,
+    );
+    for await (const page of pages) for (const entry of page.searchEntries) out.push(guidOf(entry));
+    return out;
+  }
+
+  /**
+   * Accounts with this source anchor in every domain at once (one indexed search each):
+   * ms-DS-ConsistencyGuid = anchor, or objectGUID = anchor for objects without a
+   * ms-DS-ConsistencyGuid of their own (Entra Connect's rule, applied to each entry found).
+   */
+  async findBySourceAnchor(sourceAnchor: Uint8Array): Promise<{ domain: string; matches?: SourceAnchorMatch[]; error?: unknown }[]> {
+    const value = Buffer.from(sourceAnchor);
+    const wanted = value.toString("base64");
+    const filter = new AndFilter({
+      filters: [
+        new EqualityFilter({ attribute: "objectCategory", value: "person" }),
+        new EqualityFilter({ attribute: "objectClass", value: "user" }),
+        new OrFilter({ filters: [new EqualityFilter({ attribute: "mS-DS-ConsistencyGuid", value }), new EqualityFilter({ attribute: "objectGUID", value })] }),
+      ],
+    });
+    return Promise.all(
+      [...this.connections.values()].map(async (c) => {
+        try {
+          const entries: Entry[] = await c.run(
+            "read",
+            async (s) => (await s.client.search(s.namingContext, { scope: "sub", filter, attributes: [...LISTING_ATTRIBUTES], explicitBufferAttributes: BINARY_ATTRIBUTES, sizeLimit: 10 })).searchEntries,
+            { idempotent: true },
+          );
+          const matches = entries
+            .map((e) => ({ entry: userEntryOf(e), dn: e.dn }))
+            .filter(({ entry }) => sourceAnchorOf(entry) === wanted)
+            .map(({ entry, dn }) => ({ domain: c.domain, forest: this.forestOf(c.domain), objectGuid: entry.objectGuid, distinguishedName: dn, disabled: entry.disabled === true }));
+          return { domain: c.domain, matches };
+        } catch (error) {
+          return { domain: c.domain, error };
+        }
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------ agent check
+
+  /** Each configured DC of the domain on its own: TLS, bind, rootDSE. */
+  async probeDomainControllers(domain: string): Promise<{ url: string; ok: boolean; detail: string }[]> {
+    return this.connection(domain).probeEach();
+  }
+
+  /**
+   * The service account's effective rights for the agent's four writes, on `sampleDn` (a user:
+   * the rights on it; an OU or container: the rights a user in it inherits), or on the first
+   * non-protected user the account can see. Evaluated from the DACL (read with the SD flags
+   * control, DACL only) against the account's token (objectSid + tokenGroups + Everyone +
+   * Authenticated Users); on a user, writes to lockoutTime / pwdLastSet are also what the DC
+   * itself computes (allowedAttributesEffective).
+   */
+  async checkRights(domain: string, sampleDn?: string): Promise<{ sample: string; sampleKind: "user" | "container"; rights: { right: string; ok: boolean; fix: string }[] }> {
+    const c = this.connection(domain);
+    return c.run(
+      "read",
+      async (s) => {
+        const accountFilter = c.bindDn.includes("=") ? undefined : new EqualityFilter({ attribute: "userPrincipalName", value: c.bindDn });
+        const account = (
+          await s.client.search(accountFilter === undefined ? c.bindDn : s.namingContext, {
+            scope: accountFilter === undefined ? "base" : "sub",
+            ...(accountFilter === undefined ? { filter: "(objectClass=*)" } : { filter: accountFilter }),
+            attributes: ["objectSid", "tokenGroups"],
+            explicitBufferAttributes: ["objectSid", "tokenGroups"],
+          })
+        ).searchEntries[0];
+        if (account === undefined) throw new AppError("ONPREM_CONFIGURATION_ERROR", { message: "The service account's own object is not readable." });
+        const token = new Set(["S-1-1-0", "S-1-5-11"]);
+        for (const name of ["objectSid", "tokenGroups"]) for (const v of [account[name] ?? []].flat()) if (Buffer.isBuffer(v)) token.add(sidToString(v));
+
+        let target: Entry | undefined;
+        const sdAttributes = ["objectClass", "nTSecurityDescriptor", "allowedAttributesEffective"];
+        const sd = [new SdFlagsControl()];
+        if (sampleDn !== undefined) {
+          target = (await s.client.search(sampleDn, { scope: "base", filter: "(objectClass=*)", attributes: sdAttributes, explicitBufferAttributes: ["nTSecurityDescriptor"] }, sd)).searchEntries[0];
+        } else {
+          const candidates = (
+            await s.client.search(s.namingContext, { scope: "sub", filter: "(&(objectCategory=person)(objectClass=user)(!(adminCount=1))(!(isCriticalSystemObject=TRUE)))", attributes: ["objectSid"], explicitBufferAttributes: ["objectSid"], sizeLimit: 50 }).catch(
+              (e: unknown) => ({ searchEntries: (e as { searchEntries?: Entry[] }).searchEntries ?? [] }),
+            )
+          ).searchEntries;
+          const other = candidates.find((e) => !(Buffer.isBuffer(e.objectSid) && token.has(sidToString(e.objectSid))));
+          if (other !== undefined) target = (await s.client.search(other.dn, { scope: "base", filter: "(objectClass=*)", attributes: sdAttributes, explicitBufferAttributes: ["nTSecurityDescriptor"] }, sd)).searchEntries[0];
+        }
+        if (target === undefined) throw new AppError("ONPREM_CONFIGURATION_ERROR", { message: "No sample user or OU to check the rights on (set sampleDn)." });
+        const classes = [target.objectClass ?? []].flat().map((v) => String(v).toLowerCase());
+        const isUser = classes.includes("user") && !classes.includes("computer");
+        const descriptor = target.nTSecurityDescriptor;
+        if (!Buffer.isBuffer(descriptor) || descriptor.length === 0) throw new AppError("ONPREM_PERMISSION_DENIED", { message: "The sample's security descriptor is not readable by the service account." });
+        const aces = parseDacl(descriptor);
+
+        const attributeGuids = await this.attributeSecurityGuids(s, ["lockoutTime", "pwdLastSet"]);
+        const writable = new Set([target.allowedAttributesEffective ?? []].flat().map((v) => String(v).toLowerCase()));
+        const on = isUser ? "object" : "childUser";
+        const check = (wanted: RightWanted) => holdsRight(aces, token, wanted, on);
+        const writeCheck = (attribute: string) => (isUser && writable.size > 0 ? writable.has(attribute.toLowerCase()) : check({ access: RIGHT.writeProperty, objectTypes: attributeGuids.get(attribute) ?? [] }));
+        const scope = isUser ? "on the user (or the OU it is in, inherited by descendant User objects)" : "on this OU, inherited by descendant User objects";
+        return {
+          sample: target.dn,
+          sampleKind: isUser ? "user" : "container",
+          rights: [
+            { right: "Reset Password", ok: check({ access: RIGHT.controlAccess, objectTypes: [RESET_PASSWORD] }), fix: `grant the service account the extended right "Reset password" ${scope}` },
+            { right: "Change Password", ok: check({ access: RIGHT.controlAccess, objectTypes: [CHANGE_PASSWORD] }), fix: `grant the service account the extended right "Change password" ${scope}` },
+            { right: "write lockoutTime", ok: writeCheck("lockoutTime"), fix: `grant the service account "Write lockoutTime" ${scope} (unlock)` },
+            { right: "write pwdLastSet", ok: writeCheck("pwdLastSet"), fix: `grant the service account "Write pwdLastSet" ${scope} (must change at next logon)` },
+          ],
+        };
+      },
+      { idempotent: true },
+    );
+  }
+
+  /** Per attribute: its schemaIDGUID and its property set's (attributeSecurityGUID), from the schema; AD's well-known values when unreadable. */
+  private async attributeSecurityGuids(s: BoundSession, names: readonly string[]): Promise<Map<string, string[]>> {
+    const known = new Map<string, string[]>([
+      ["lockoutTime", ["28630ebf-41d5-11d1-a9c1-0000f80367c1", "4c164200-20c0-11d0-a768-00aa006e0529"]],
+      ["pwdLastSet", ["bf967a0a-0de6-11d0-a285-00aa003049e2", "4c164200-20c0-11d0-a768-00aa006e0529"]],
+    ]);
+    try {
+      const root = (await s.client.search("", { scope: "base", filter: "(objectClass=*)", attributes: ["schemaNamingContext"] })).searchEntries[0];
+      const schema = root === undefined ? undefined : textOf(root, "schemaNamingContext");
+      if (schema === undefined) return known;
+      const filter = new OrFilter({ filters: names.map((n) => new EqualityFilter({ attribute: "lDAPDisplayName", value: n })) });
+      const entries = (await s.client.search(schema, { scope: "one", filter, attributes: ["lDAPDisplayName", "schemaIDGUID", "attributeSecurityGUID"], explicitBufferAttributes: ["schemaIDGUID", "attributeSecurityGUID"] })).searchEntries;
+      for (const e of entries) {
+        const name = names.find((n) => n.toLowerCase() === (textOf(e, "lDAPDisplayName") ?? "").toLowerCase());
+        if (name === undefined) continue;
+        const guids = [e.schemaIDGUID, e.attributeSecurityGUID].flat().filter((v): v is Buffer => Buffer.isBuffer(v) && v.length === 16).map((v) => adBytesToGuid(v));
+        if (guids.length > 0) known.set(name, guids);
+      }
+    } catch {
+      // The schema is not readable: the well-known GUIDs stand.
+    }
+    return known;
   }
 
   // ------------------------------------------------------------ helpers

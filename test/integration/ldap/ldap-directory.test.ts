@@ -20,11 +20,13 @@ import type { AccountRef } from "../../../agent/directory/directory.port.js";
 import { toDirectoryError } from "../../../agent/directory/ldap/ad-errors.js";
 import { LdapDirectory, type LdapDirectoryOptions } from "../../../agent/directory/ldap/ldap-directory.js";
 import { zeroingTlsConnect } from "../../../agent/directory/ldap/tls-zeroing.js";
+import { cloudObjectsOf } from "../../../agent/sync/cloud-user-import.js";
+import { DirectorySync } from "../../../agent/sync/directory-sync.js";
 import { FileSyncStore } from "../../../agent/sync/file-sync-store.js";
-import { adBytesToGuid } from "../../../agent/sync/source-anchor.js";
+import { adBytesToGuid, guidToAdBytes } from "../../../agent/sync/source-anchor.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import type { LogFields, Logger } from "../../../shared/ports/logger.port.js";
-import { openReply, sealRequest } from "../../../shared/protocol/envelope.js";
+import { openReply, sealRequest, type PasswordReply } from "../../../shared/protocol/envelope.js";
 import { startImpersonatingProxy, type ImpersonatingProxy } from "../../support/ldap-impersonating-proxy.js";
 import { findSecrets } from "../../support/secret-scan.js";
 import { addUser, runSamba, sambaUnavailableReason, startSambaAd, strongPassword, type SambaEnv, type SambaHandle } from "../../support/samba.js";
@@ -180,6 +182,68 @@ async function rejects(p: Promise<unknown>, code: string, reason?: string): Prom
 }
 
 const noFlags = { unlockAccount: false, forceChangeAtNextLogon: false };
+
+interface AgentCore {
+  store: FileSyncStore;
+  sync: DirectorySync;
+  /** A sealed reset through the agent's RequestProcessor, with or without the user's source anchor; the opened reply. */
+  reset(cloudAnchor: string, password: string, sourceAnchor?: Buffer): Promise<PasswordReply>;
+}
+
+/** The agent's core as `agent run` wires it: keys, sync store, the LDAP directory as writer and source-anchor locator, a DirectorySync. */
+async function agentCore(o: { bindDn?: string; bindPassword?: string } = {}): Promise<AgentCore> {
+  const tenantId = randomUUID();
+  const agentKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const keys = await AgentKeyStore.fromPrivateKey(agentKeys.privateKey, join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "keys.json"));
+  const packageKey = randomBytes(32);
+  await keys.install(1, packageKey);
+  const store = await FileSyncStore.open(join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "sync.json"));
+  const logger = new CapturingLogger();
+  const dir = directory({ logger, ...o });
+  const processor = new RequestProcessor({ tenantId, agentId: "agent-ldap", agentVersion: "9.9.9", keys, directory: dir, syncStore: store, locator: dir, logger, cloudClock: new CloudClock() });
+  return {
+    store,
+    sync: new DirectorySync({ store, source: dir, logger }),
+    async reset(cloudAnchor, password, sourceAnchor) {
+      const now = new Date();
+      const result = await processor.handle({
+        body: sealRequest({
+          tenantId,
+          requestId: randomUUID(),
+          operation: "reset",
+          keyVersion: 1,
+          issuedAt: now,
+          expiresAt: new Date(now.getTime() + 120_000),
+          traceId: randomUUID(),
+          cloudAnchor,
+          ...(sourceAnchor === undefined ? {} : { sourceAnchor }),
+          initiator: { kind: "user", channel: "ssprPortal" },
+          flags: { unlockAccount: true, forceChangeAtNextLogon: false, expired: false },
+          packageKey,
+          agentPublicKey: agentKeys.publicKey,
+          newPassword: pw(password),
+        }),
+      });
+      assert.equal(result.verdict, "applied");
+      assert.ok(result.reply);
+      return openReply(result.reply, tenantId, (v) => (v === 1 ? packageKey : undefined));
+    },
+  };
+}
+
+/** A local port nobody listens on (connections are refused). */
+async function unusedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
+}
+
+/** What Entra Connect writes back on first sync: the source anchor into ms-DS-ConsistencyGuid. */
+async function setConsistencyGuid(dn: string, value: Buffer): Promise<void> {
+  await (await admin()).modify(dn, [new Change({ operation: "replace", modification: new Attribute({ type: "mS-DS-ConsistencyGuid", values: [value] }) })]);
+}
 
 // ------------------------------------------------------------ tests
 
@@ -436,10 +500,7 @@ describe("LDAP directory against Samba AD", suite, () => {
       silent = createServer((s) => held.push(s));
       await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
       silentPort = (silent.address() as { port: number }).port;
-      const probe = createServer();
-      await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
-      closedPort = (probe.address() as { port: number }).port;
-      await new Promise<void>((r) => probe.close(() => r()));
+      closedPort = await unusedPort();
     });
     afterAll(async () => {
       for (const s of held) s.destroy();
@@ -652,51 +713,189 @@ describe("LDAP directory against Samba AD", suite, () => {
   test("end to end: the agent's RequestProcessor resets a password in Samba; a protected account is refused without a write", async () => {
     const u = await newUser();
     const prot = await newUser({ extra: { adminCount: "1" } });
-    const tenantId = randomUUID();
-    const agentKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const keys = await AgentKeyStore.fromPrivateKey(agentKeys.privateKey, join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "keys.json"));
-    const packageKey = randomBytes(32);
-    await keys.install(1, packageKey);
-    const store = await FileSyncStore.open(join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "sync.json"));
+    const agent = await agentCore();
     const rule = `Microsoft.InfromADUserAccountEnabled.${env().domain}`;
     for (const [anchor, user] of [["User_samba", u], ["User_protected", prot]] as const) {
-      await store.upsert([
+      await agent.store.upsert([
         { connector: "aad", anchor, metaverseId: `mv-${anchor}` },
         { connector: env().domain, anchor: user.ref.objectGuid, metaverseId: `mv-${anchor}`, linkRules: [rule], domain: env().domain, distinguishedName: user.dn },
       ]);
     }
-    const logger = new CapturingLogger();
-    const processor = new RequestProcessor({ tenantId, agentId: "agent-ldap", agentVersion: "9.9.9", keys, directory: directory(), syncStore: store, logger, cloudClock: new CloudClock() });
     const next = strongPassword();
     secrets.push(next);
-    const send = async (cloudAnchor: string) => {
-      const now = new Date();
-      const result = await processor.handle({
-        body: sealRequest({
-          tenantId,
-          requestId: randomUUID(),
-          operation: "reset",
-          keyVersion: 1,
-          issuedAt: now,
-          expiresAt: new Date(now.getTime() + 120_000),
-          traceId: randomUUID(),
-          cloudAnchor,
-          initiator: { kind: "user", channel: "ssprPortal" },
-          flags: { unlockAccount: true, forceChangeAtNextLogon: false, expired: false },
-          packageKey,
-          agentPublicKey: agentKeys.publicKey,
-          newPassword: pw(next),
-        }),
-      });
-      assert.equal(result.verdict, "applied");
-      assert.ok(result.reply);
-      return openReply(result.reply, tenantId, (v) => (v === 1 ? packageKey : undefined));
-    };
-    assert.equal((await send("User_samba")).outcome, "succeeded");
+    assert.equal((await agent.reset("User_samba", next)).outcome, "succeeded");
     assert.equal(await bindAs(u.dn, next), "ok");
-    assert.equal((await send("User_protected")).outcome, "PROTECTED_ACCOUNT");
+    assert.equal((await agent.reset("User_protected", next)).outcome, "PROTECTED_ACCOUNT");
     assert.equal(await bindAs(prot.dn, prot.password), "ok");
-    await store.close();
+    await agent.store.close();
+  });
+
+  describe("agent check: LDAPS to each DC, effective rights of the service account", () => {
+    test("each configured DC is probed on its own; an unreachable one is reported, the others still ok", async () => {
+      const closed = `ldaps://127.0.0.1:${await unusedPort()}`;
+      const probes = await directory({ urls: [env().url, closed] }).probeDomainControllers(env().domain);
+      assert.deepEqual(
+        probes.map((p) => [p.url, p.ok]),
+        [
+          [env().url, true],
+          [closed, false],
+        ],
+      );
+      seen.push(...probes.map((p) => p.detail.replace(/^[^:]+: /, "")));
+    });
+
+    test("the delegated service account holds all four rights on the managed OU and on a user in it", async () => {
+      const u = await newUser();
+      for (const sample of [env().usersOu, u.dn]) {
+        const r = await directory().checkRights(env().domain, sample);
+        assert.equal(r.sampleKind, sample === u.dn ? "user" : "container");
+        assert.deepEqual(
+          r.rights.map((x) => [x.right, x.ok]),
+          [
+            ["Reset Password", true],
+            ["Change Password", true],
+            ["write lockoutTime", true],
+            ["write pwdLastSet", true],
+          ],
+          sample,
+        );
+      }
+    });
+
+    test("an account without the delegation: FAIL with what to grant (Change Password is Everyone's on a user by default)", async () => {
+      const u = await newUser();
+      const plain = directory({ bindDn: env().plainDn, bindPassword: env().plainPassword });
+      const onOu = await plain.checkRights(env().domain, env().usersOu);
+      assert.deepEqual(
+        onOu.rights.filter((x) => !x.ok).map((x) => x.right),
+        ["Reset Password", "Change Password", "write lockoutTime", "write pwdLastSet"],
+      );
+      assert.match(onOu.rights[0]!.fix, /Reset password/);
+      const onUser = await plain.checkRights(env().domain, u.dn);
+      assert.deepEqual(
+        onUser.rights.map((x) => [x.right, x.ok]),
+        [
+          ["Reset Password", false],
+          ["Change Password", true],
+          ["write lockoutTime", false],
+          ["write pwdLastSet", false],
+        ],
+      );
+      // Without a sample: some user the account can see (not itself, not protected).
+      const picked = await directory().checkRights(env().domain);
+      assert.equal(picked.sampleKind, "user");
+      assert.notEqual(picked.sample.toLowerCase(), env().bindDn.toLowerCase());
+    });
+  });
+
+  describe("users found without a hand-made store: live source anchor, sync refresh from AD", () => {
+    const refreshModes: string[] = [];
+    afterAll(() => console.log(`[samba sync] refresh modes seen: ${refreshModes.join(", ")}`));
+    const refresh = async (agent: AgentCore) => {
+      const report = await agent.sync.refresh();
+      refreshModes.push(...report.domains.map((d) => `${d.mode} (${d.usersRead} read, ${report.durationMs} ms)`));
+      return report;
+    };
+    const newPassword = () => {
+      const p = strongPassword();
+      secrets.push(p);
+      return p;
+    };
+
+    test("a user created after the agent started is found without a restart (by source anchor at once; by cloud anchor after the next refresh)", async () => {
+      const agent = await agentCore();
+      const sa = randomBytes(16);
+      await agent.store.apply({ upsert: cloudObjectsOf([{ cloudAnchor: "User_later", sourceAnchor: sa.toString("base64") }]) });
+      const initial = await refresh(agent);
+      assert.ok(initial.usersRead > 1000, `${initial.usersRead} users read`);
+      assert.equal(initial.unmatched, 1);
+      assert.equal((await agent.reset("User_later", newPassword())).outcome, "USER_NOT_FOUND");
+
+      const u = await newUser();
+      await setConsistencyGuid(u.dn, sa);
+      const live = newPassword();
+      assert.equal((await agent.reset("User_not_in_store", live, sa)).outcome, "succeeded");
+      assert.equal(await bindAs(u.dn, live), "ok");
+
+      const later = await refresh(agent);
+      assert.ok(later.domains[0]!.joined >= 1);
+      assert.equal(later.unmatched, 0);
+      const stored = newPassword();
+      assert.equal((await agent.reset("User_later", stored)).outcome, "succeeded");
+      assert.equal(await bindAs(u.dn, stored), "ok");
+      await agent.store.close();
+    });
+
+    test("a user moved to another OU is still written (bound by objectGUID), and the refresh records the new DN", async () => {
+      const agent = await agentCore();
+      const u = await newUser();
+      const sa = randomBytes(16);
+      await setConsistencyGuid(u.dn, sa);
+      await agent.store.apply({ upsert: cloudObjectsOf([{ cloudAnchor: "User_mover", sourceAnchor: sa.toString("base64") }]) });
+      await refresh(agent);
+      const ou = `OU=Moved${randomBytes(3).toString("hex")},${env().usersOu}`;
+      const c = await admin();
+      await c.add(ou, { objectClass: ["top", "organizationalUnit"] });
+      const movedDn = `CN=${u.sam},${ou}`;
+      await c.modifyDN(u.dn, movedDn);
+
+      const viaStore = newPassword();
+      assert.equal((await agent.reset("User_mover", viaStore)).outcome, "succeeded", "the store's DN is stale, the GUID is not");
+      assert.equal(await bindAs(movedDn, viaStore), "ok");
+      await refresh(agent);
+      const found = await agent.store.resolve("User_mover");
+      assert.equal(found.kind === "found" ? found.distinguishedName.toLowerCase() : undefined, movedDn.toLowerCase());
+      const viaAnchor = newPassword();
+      assert.equal((await agent.reset("User_mover", viaAnchor, sa)).outcome, "succeeded");
+      assert.equal(await bindAs(movedDn, viaAnchor), "ok");
+      await agent.store.close();
+    });
+
+    test("a deleted user answers USER_NOT_FOUND (by cloud anchor and by source anchor), and the refresh removes it", async () => {
+      const agent = await agentCore();
+      const u = await newUser();
+      const sa = randomBytes(16);
+      await setConsistencyGuid(u.dn, sa);
+      await agent.store.apply({ upsert: cloudObjectsOf([{ cloudAnchor: "User_leaver", sourceAnchor: sa.toString("base64") }]) });
+      await refresh(agent);
+      assert.ok(agent.store.get(env().domain, u.ref.objectGuid));
+      await (await admin()).del(u.dn);
+
+      assert.equal((await agent.reset("User_leaver", newPassword())).outcome, "USER_NOT_FOUND");
+      assert.equal((await agent.reset("User_leaver", newPassword(), sa)).outcome, "USER_NOT_FOUND");
+      // The service account may not read CN=Deleted Objects (AD's default): a full read, which sees the absence.
+      const report = await refresh(agent);
+      assert.equal(report.domains[0]!.mode, "full");
+      assert.ok(report.domains[0]!.removed >= 1);
+      assert.equal(agent.store.get(env().domain, u.ref.objectGuid), undefined);
+      assert.equal(report.unmatched, 1);
+      await agent.store.close();
+    });
+
+    test("with List Contents / Read Property on CN=Deleted Objects (here: an administrator) deletions come from the tombstones, incrementally", async () => {
+      const agent = await agentCore({ bindDn: env().adminDn, bindPassword: env().adminPassword });
+      const u = await newUser();
+      const sa = randomBytes(16);
+      await setConsistencyGuid(u.dn, sa);
+      await agent.store.apply({ upsert: cloudObjectsOf([{ cloudAnchor: "User_tomb", sourceAnchor: sa.toString("base64") }]) });
+      assert.equal((await refresh(agent)).domains[0]!.mode, "full");
+      assert.ok(agent.store.get(env().domain, u.ref.objectGuid));
+      await (await admin()).del(u.dn);
+      const report = await refresh(agent);
+      assert.deepEqual([report.domains[0]!.mode, report.domains[0]!.removed], ["incremental", 1]);
+      assert.ok(report.domains[0]!.usersRead < 50, `${report.domains[0]!.usersRead} users read`);
+      assert.equal(agent.store.get(env().domain, u.ref.objectGuid), undefined);
+      await agent.store.close();
+    });
+
+    test("objectGUID in AD byte order is the source anchor of a user without ms-DS-ConsistencyGuid", async () => {
+      const agent = await agentCore();
+      const u = await newUser();
+      const p = newPassword();
+      assert.equal((await agent.reset("User_guid", p, guidToAdBytes(u.ref.objectGuid))).outcome, "succeeded");
+      assert.equal(await bindAs(u.dn, p), "ok");
+      await agent.store.close();
+    });
   });
 
   test("each outgoing LDAP message (binds, unicodePwd modifies) is zeroed once TLS has taken it", async () => {

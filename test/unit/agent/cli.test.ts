@@ -34,7 +34,7 @@ async function cli(argv: string[], handlers: Partial<CommandHandlers> = {}) {
       calls.push({ command, config, o });
       return 0;
     };
-  const all: CommandHandlers = { register: record("register"), run: record("run"), status: record("status"), check: record("check"), ...handlers };
+  const all: CommandHandlers = { register: record("register"), run: record("run"), status: record("status"), check: record("check"), sync: record("sync"), ...handlers };
   const code = await runAgentCli(argv, { out: (t) => (out += t), err: (t) => (err += t), env: {} }, all);
   return { code, out, err, calls };
 }
@@ -49,7 +49,7 @@ describe("agent command line", () => {
   test("--help lists every command and the secrets' environment variables; exit 0", async () => {
     const r = await cli(["--help"]);
     assert.equal(r.code, EXIT.ok);
-    for (const c of ["register", "run", "status", "check"]) assert.match(r.out, new RegExp(`\\n  ${c} `));
+    for (const c of ["register", "run", "status", "check", "sync"]) assert.match(r.out, new RegExp(`\\n  ${c} `));
     assert.match(r.out, /WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING/);
   });
 

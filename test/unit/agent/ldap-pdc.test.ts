@@ -324,6 +324,16 @@ test("agent check shows the PDC emulator per domain and whether it is reachable"
   const lines = await checkAgent({ client, tenantQueue: "q", directory: dir, sendTestEvent: async () => {} });
   const pdc = lines.find((l) => l.check === `PDC emulator of ${DOMAIN} (writes)`);
   assert.deepEqual(pdc, { check: `PDC emulator of ${DOMAIN} (writes)`, ok: false, detail: `${DC1}, not reachable over LDAPS: password writes are refused` });
+  // Each configured DC on its own: the one that is down is named, with what to check.
+  const perDc = lines.filter((l) => l.check.startsWith("LDAPS to "));
+  assert.deepEqual(
+    perDc.map((l) => [l.check, l.ok]),
+    [
+      [`LDAPS to ${URL2} (${DOMAIN})`, true],
+      [`LDAPS to ${URL1} (${DOMAIN})`, false],
+    ],
+  );
+  assert.match(perDc[1]!.detail, /port 636/);
   ad.dcs.get(URL1)!.up = true;
   const again = await checkAgent({ client, tenantQueue: "q", directory: dir, sendTestEvent: async () => {} });
   assert.deepEqual(again.find((l) => l.check.startsWith("PDC emulator")), { check: `PDC emulator of ${DOMAIN} (writes)`, ok: true, detail: `${DC1}, reachable over LDAPS` });

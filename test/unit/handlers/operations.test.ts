@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { beforeAll, describe, test } from "vitest";
 import { accountUnlocks } from "../../../functions/account-unlocks.js";
 import { passwordChanges } from "../../../functions/password-changes.js";
@@ -9,9 +9,10 @@ import { precheck } from "../../../functions/precheck.js";
 import { writebackSettings } from "../../../functions/writeback-settings.js";
 import { writebackStatus } from "../../../functions/writeback-status.js";
 import { CHANNELS, INITIATOR_KINDS } from "../../../shared/domain/operations.js";
-import { DEMO_INITIAL_PASSWORD, demoUser, userRef } from "../../../dev/demo-tenant.js";
+import { DEMO_DOMAIN, DEMO_INITIAL_PASSWORD, demoUser, userRef } from "../../../dev/demo-tenant.js";
 import { supportedChannels } from "../../../shared/domain/support-matrix.js";
 import { useServices } from "../../../shared/composition/services.js";
+import { MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR } from "../../../shared/http/request-schemas.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import { findSecrets } from "../../support/secret-scan.js";
 import { startInMemoryStack, type InMemoryStack } from "../../support/in-memory-stack.js";
@@ -172,6 +173,51 @@ describe("password operations through the registered handlers", () => {
     assert.equal(s.directory.writeCount() - before, 1);
     const conflict = await s.call(passwordResets, { method: "POST", path: "/x", body: { ...body, unlockAccount: true } });
     assert.equal(conflict.body.error?.code, "REQUEST_ID_CONFLICT");
+  });
+
+  test("user.onPremisesImmutableId: an account not in the sync store is found live by its source anchor and written", async () => {
+    useServices(s.services);
+    const consistency = randomBytes(16);
+    const ref = s.directory.addUser(DEMO_DOMAIN, { sAMAccountName: `live-${randomUUID().slice(0, 6)}`, msDsConsistencyGuid: consistency });
+    const user = { cloudAnchor: `User_${randomUUID()}`, userPrincipalName: "live@contoso.com", authType: "passwordHashSync", onPremisesImmutableId: consistency.toString("base64") };
+    const newPassword = pw();
+    const r = await s.call(passwordResets, { method: "POST", path: "/x", body: { user, newPassword, initiator: sspr } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(await s.directory.verifyPassword(ref, Buffer.from(newPassword)), "ok");
+    // The same cloud anchor without the source anchor: the sync store does not know it.
+    const { onPremisesImmutableId: _, ...withoutAnchor } = user;
+    const storeOnly = await s.call(passwordResets, { method: "POST", path: "/x", body: { user: withoutAnchor, newPassword: pw(), initiator: sspr } });
+    assert.equal(storeOnly.body.error?.code, "USER_NOT_FOUND");
+    // An anchor no account has: USER_NOT_FOUND, nothing written.
+    const writes = s.directory.writeCount();
+    const unknown = await s.call(passwordResets, { method: "POST", path: "/x", body: { user: { ...user, onPremisesImmutableId: randomBytes(16).toString("base64") }, newPassword: pw(), initiator: sspr } });
+    assert.equal(unknown.body.error?.code, "USER_NOT_FOUND");
+    assert.equal(s.directory.writeCount(), writes);
+  });
+
+  test("user.onPremisesImmutableId must be base64 of 16 bytes; with it the passwords' budget is 16 bytes smaller", async () => {
+    useServices(s.services);
+    const base = { cloudAnchor: `User_${randomUUID()}`, userPrincipalName: "x@contoso.com", authType: "passwordHashSync" };
+    for (const bad of ["", "not base64!", randomBytes(15).toString("base64"), randomBytes(17).toString("base64"), `${randomBytes(16).toString("base64").slice(0, 21)}B==`]) {
+      const r = await s.call(passwordResets, { method: "POST", path: "/x", body: { user: { ...base, onPremisesImmutableId: bad }, newPassword: pw(), initiator: sspr } });
+      assert.equal(r.status, 400, bad);
+      assert.deepEqual(r.body.error?.fields, ["user.onPremisesImmutableId"], bad);
+    }
+    const anchor = randomBytes(16).toString("base64");
+    // Two-byte characters up to the budget, then one byte more or not.
+    const current = "é".repeat(Math.floor(MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR / 2) - 4);
+    const fill = MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR - Buffer.byteLength(current);
+    const change = (next: string) => ({ user: { ...base, onPremisesImmutableId: anchor }, currentPassword: current, newPassword: next, reason: "voluntary", initiator: { kind: "user", channel: "accessPanel" } });
+    const over = await s.call(passwordChanges, { method: "POST", path: "/x", body: change("b".repeat(fill + 1)) });
+    assert.equal(over.status, 400);
+    assert.deepEqual(over.body.error?.fields, ["newPassword"]);
+    const within = await s.call(passwordChanges, { method: "POST", path: "/x", body: change("b".repeat(fill)) });
+    assert.equal(MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR, MAX_PASSWORD_BYTES_TOGETHER - 16);
+    // Without the source anchor the same passwords fit with 16 bytes to spare.
+    const { onPremisesImmutableId: _, ...plain } = change("b".repeat(fill + 16)).user;
+    const without = await s.call(passwordChanges, { method: "POST", path: "/x", body: { ...change("b".repeat(fill + 16)), user: plain } });
+    assert.notEqual(without.status, 400, JSON.stringify(without.body));
+    assert.notEqual(within.status, 400, JSON.stringify(within.body));
   });
 
   test("status endpoint shows the agent, its policy and the keys", async () => {

@@ -6,6 +6,7 @@ import {
   changeBodySchema,
   MAX_CLOUD_ANCHOR_BYTES,
   MAX_PASSWORD_BYTES_TOGETHER,
+  MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR,
   MAX_PASSWORD_CHARS,
   precheckBodySchema,
   resetBodySchema,
@@ -69,7 +70,7 @@ const packageKey = randomBytes(32);
 const user = (cloudAnchor: string, userPrincipalName = "a@b.example") => ({ cloudAnchor, userPrincipalName, authType: "passwordHashSync" });
 const initiator = { kind: "user", channel: "ssprPortal" };
 
-function seal(operation: "reset" | "change", anchor: string, next: string, current?: string): Buffer {
+function seal(operation: "reset" | "change", anchor: string, next: string, current?: string, sourceAnchor?: Buffer): Buffer {
   return sealRequest({
     tenantId: randomUUID(),
     requestId: randomUUID(),
@@ -81,6 +82,7 @@ function seal(operation: "reset" | "change", anchor: string, next: string, curre
     expiresAt: new Date(Date.now() + 120_000),
     traceId: randomUUID(),
     cloudAnchor: anchor,
+    ...(sourceAnchor === undefined ? {} : { sourceAnchor }),
     initiator: { kind: "user", channel: "ssprPortal" },
     flags: { unlockAccount: false, forceChangeAtNextLogon: false, expired: false },
     newPassword: Buffer.from(next, "utf8"),
@@ -101,6 +103,8 @@ test("a 64-character CJK anchor with a maximum-length password is refused by nam
   assert.ok(resetBodySchema.safeParse({ user: user(atLimit), newPassword: "€".repeat(177), initiator }).success);
   assert.ok(seal("reset", atLimit, "€".repeat(177)).length <= MAX_MESSAGE_BYTES);
   assert.equal(sealedRequestBytes(MAX_CLOUD_ANCHOR_BYTES, MAX_PASSWORD_BYTES_TOGETHER, 0), MAX_MESSAGE_BYTES);
+  assert.equal(sealedRequestBytes(MAX_CLOUD_ANCHOR_BYTES, MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR, 0, true), MAX_MESSAGE_BYTES);
+  assert.ok(seal("reset", atLimit, "€".repeat(171) + "ab", undefined, randomBytes(16)).length <= MAX_MESSAGE_BYTES);
   // A UPN is limited in bytes too.
   assert.equal(resetBodySchema.safeParse({ user: user("User_x", `${"😀".repeat(60)}@b.example`), newPassword: "Aa1!aaaa", initiator }).success, false);
 });
@@ -121,16 +125,20 @@ test("property: over mixed-width UTF-8, every reset and change body the schemas 
   let accepted = 0;
   let refusedForSize = 0;
   fc.assert(
-    fc.property(text(64), text(MAX_PASSWORD_CHARS), text(MAX_PASSWORD_CHARS), fc.boolean(), (anchor, next, current, isChange) => {
-      const body = isChange ? { user: user(anchor), currentPassword: current, newPassword: next, reason: "voluntary", initiator } : { user: user(anchor), newPassword: next, initiator };
+    fc.property(text(64), text(MAX_PASSWORD_CHARS), text(MAX_PASSWORD_CHARS), fc.boolean(), fc.option(fc.uint8Array({ minLength: 16, maxLength: 16 }), { nil: undefined }), (anchor, next, current, isChange, immutable) => {
+      // With the user's onPremisesImmutableId its 16 bytes travel too: a smaller password budget.
+      const sourceAnchor = immutable === undefined ? undefined : Buffer.from(immutable);
+      const u = { ...user(anchor), ...(sourceAnchor === undefined ? {} : { onPremisesImmutableId: sourceAnchor.toString("base64") }) };
+      const body = isChange ? { user: u, currentPassword: current, newPassword: next, reason: "voluntary", initiator } : { user: u, newPassword: next, initiator };
       const parsed = (isChange ? changeBodySchema : resetBodySchema).safeParse(body);
       const passwordBytes = Buffer.byteLength(next) + (isChange ? Buffer.byteLength(current) : 0);
-      const overBudget = Buffer.byteLength(anchor) > MAX_CLOUD_ANCHOR_BYTES || passwordBytes > MAX_PASSWORD_BYTES_TOGETHER;
+      const budget = sourceAnchor === undefined ? MAX_PASSWORD_BYTES_TOGETHER : MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR;
+      const overBudget = Buffer.byteLength(anchor) > MAX_CLOUD_ANCHOR_BYTES || passwordBytes > budget;
       if (parsed.success) {
         accepted += 1;
-        const message = seal(isChange ? "change" : "reset", anchor, next, isChange ? current : undefined);
+        const message = seal(isChange ? "change" : "reset", anchor, next, isChange ? current : undefined, sourceAnchor);
         assert.ok(message.length <= MAX_MESSAGE_BYTES, `${message.length} bytes`);
-        assert.equal(message.length, sealedRequestBytes(Buffer.byteLength(anchor), Buffer.byteLength(next), isChange ? Buffer.byteLength(current) : undefined));
+        assert.equal(message.length, sealedRequestBytes(Buffer.byteLength(anchor), Buffer.byteLength(next), isChange ? Buffer.byteLength(current) : undefined, sourceAnchor !== undefined));
       } else {
         // The text itself is valid (no control characters, no lone surrogates): only the byte budget refuses it.
         assert.ok(overBudget, `refused within budget: ${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}`);

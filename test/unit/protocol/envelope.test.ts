@@ -17,7 +17,7 @@ import {
   type PasswordRequest,
 } from "../../../shared/protocol/envelope.js";
 import { DecryptionError } from "../../../shared/protocol/primitives.js";
-import { MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_CHARS } from "../../../shared/http/request-schemas.js";
+import { MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR, MAX_PASSWORD_CHARS } from "../../../shared/http/request-schemas.js";
 
 const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const tenantId = randomUUID();
@@ -102,6 +102,26 @@ describe("request envelope", () => {
     );
     for (const m of [reset, change, unlock, reply]) assert.ok(m.length <= MAX_MESSAGE_BYTES, `${m.length} bytes`);
     assert.ok(change.length > 900, "the change case is the large one");
+  });
+
+  test("a source anchor (onPremisesImmutableId's 16 bytes) travels sealed; at the input limits the message stays within 1024 bytes", () => {
+    const sourceAnchor = randomBytes(16);
+    const change = sealRequest({
+      ...request({ operation: "change", cloudAnchor: "é".repeat(64), sourceAnchor }),
+      packageKey,
+      agentPublicKey: publicKey,
+      newPassword: Buffer.from("a".repeat(MAX_PASSWORD_CHARS)),
+      currentPassword: Buffer.from("b".repeat(MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR - MAX_PASSWORD_CHARS)),
+    });
+    assert.ok(change.length <= MAX_MESSAGE_BYTES, `${change.length} bytes`);
+    const opened = open(change);
+    assert.ok(opened.sourceAnchor?.equals(sourceAnchor));
+    assert.equal(opened.cloudAnchor, "é".repeat(64));
+    assert.equal(opened.currentPassword?.length, MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR - MAX_PASSWORD_CHARS);
+    assert.equal(open(sealRequest({ ...request(), packageKey, agentPublicKey: publicKey })).sourceAnchor, undefined, "absent when not given");
+    assert.throws(() => sealRequest({ ...request({ sourceAnchor: randomBytes(15) }), packageKey, agentPublicKey: publicKey }), RangeError);
+    // Sealed: not readable in the message bytes.
+    assert.equal(change.indexOf(sourceAnchor), -1);
   });
 
   test("property: random users and passwords up to the limits round-trip within 1 KiB", () => {
