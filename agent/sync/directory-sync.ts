@@ -6,9 +6,19 @@ import { sourceAnchorOf } from "./source-anchor.js";
 import { accountEnabledRule, CLOUD_CONNECTOR, COMMON_RULE_PREFIX } from "./sync-rules.js";
 import type { ConnectorSpaceObject } from "./sync-store.port.js";
 
+const MANAGED_PREFIX = "mv:";
+
 /** The metaverse object of a source anchor: one per cloud user, the join point of its AD objects. */
 export function metaverseIdOf(sourceAnchor: string): string {
-  return `mv:${sourceAnchor}`;
+  return `${MANAGED_PREFIX}${sourceAnchor}`;
+}
+
+/**
+ * Objects a refresh maintains: those joined to a source-anchor metaverse object. Connector-space
+ * objects imported as they are (an export of a real sync server) are never changed or removed by it.
+ */
+function isManaged(o: ConnectorSpaceObject | undefined): boolean {
+  return o?.metaverseId?.startsWith(MANAGED_PREFIX) === true;
 }
 
 export interface SyncProgress {
@@ -100,15 +110,21 @@ export class DirectorySync {
       if (usersRead % every === 0) this.o.onProgress?.({ domain, usersRead });
       const guid = user.objectGuid.toLowerCase();
       seen.add(guid);
+      const existing = store.get(forest, guid);
+      if (existing !== undefined && !isManaged(existing)) continue;
       const joined = this.join(user, forest, domain);
       if (joined !== undefined) upsert.push(joined);
-      else if (store.get(forest, guid)?.domain === domain) remove.push({ connector: forest, anchor: guid });
+      else if (existing?.domain === domain) remove.push({ connector: forest, anchor: guid });
     }
     // Only this domain's object: a user moved to another domain of the forest keeps its objectGUID.
-    for (const guid of await changes.deleted()) if (store.get(forest, guid)?.domain === domain) remove.push({ connector: forest, anchor: guid });
+    const ours = (guid: string) => {
+      const o = store.get(forest, guid);
+      return isManaged(o) && o?.domain === domain;
+    };
+    for (const guid of await changes.deleted()) if (ours(guid)) remove.push({ connector: forest, anchor: guid });
     if (changes.full) {
       for (const obj of store.values()) {
-        if (obj.connector === forest && obj.domain === domain && !seen.has(obj.anchor)) remove.push({ connector: forest, anchor: obj.anchor });
+        if (obj.connector === forest && obj.domain === domain && isManaged(obj) && !seen.has(obj.anchor)) remove.push({ connector: forest, anchor: obj.anchor });
       }
     }
     // A quiet directory costs no store write (the file is rewritten whole: ~5 MB for 10,000 users).

@@ -187,6 +187,25 @@ describe("DirectorySync: the store follows AD (embedded directory)", () => {
     assert.ok((JSON.parse(readFileSync(file, "utf8")) as { watermarks: Record<string, string> }).watermarks["corp.example.com"]);
   });
 
+  test("connector-space objects imported as they are (another metaverse scheme) are never changed or removed by a refresh", async () => {
+    const { d, store, sync } = await setUp();
+    const u = d.addUser("corp.example.com", { sAMAccountName: "kept", msDsConsistencyGuid: randomBytes(16) });
+    const imported = [
+      { connector: "aad", anchor: "User_kept", metaverseId: "mv-kept" },
+      { connector: "corp.example.com", anchor: u.objectGuid, metaverseId: "mv-kept", linkRules: [`${ACCOUNT}corp.example.com`], domain: "corp.example.com", distinguishedName: u.distinguishedName },
+      // An AD object of a user AD no longer has: still the import's to manage.
+      { connector: "corp.example.com", anchor: randomUUID(), metaverseId: "mv-gone", linkRules: [`${ACCOUNT}corp.example.com`], domain: "corp.example.com", distinguishedName: "CN=gone,DC=corp,DC=example,DC=com" },
+    ];
+    await store.upsert(imported);
+    await sync.refresh();
+    d.moveUser(u, "CN=kept,OU=Elsewhere,DC=corp,DC=example,DC=com");
+    await sync.refresh();
+    await sync.refresh({ full: true });
+    assert.equal(store.size, 3);
+    const r = await store.resolve("User_kept");
+    assert.equal(r.kind === "found" ? r.objectGuid : undefined, u.objectGuid);
+  });
+
   test("reloadIfChanged picks up another process's write; a bad file leaves the store as it was", async () => {
     const { file, store } = await setUp();
     await store.apply({ upsert: cloudObjectsOf([{ cloudAnchor: "User_k", sourceAnchor: anchorOf(randomBytes(16)) }]) });
