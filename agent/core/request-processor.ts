@@ -11,6 +11,7 @@ import {
   type EnvelopeHeader,
   type OpenedPasswordRequest,
   type Operation,
+  type UserPasswordPolicy,
 } from "../../shared/protocol/envelope.js";
 import { DecryptionError } from "../../shared/protocol/primitives.js";
 import type { Logger } from "../../shared/ports/logger.port.js";
@@ -187,7 +188,7 @@ export class RequestProcessor {
       return await this.once(header, fingerprint, async () => {
         const outcome = await this.perform(opened);
         if (outcome instanceof Rejected) return this.reject(outcome.rejection, header);
-        const reply = this.seal(opened.requestId, opened.operation, opened.keyVersion, opened.expiresAt, outcome, sealingKey!);
+        const reply = this.seal(opened.requestId, opened.operation, opened.keyVersion, opened.expiresAt, outcome, sealingKey!, outcome.policy);
         this.logger.info("request handled", {
           requestId: opened.requestId,
           traceId: opened.traceId,
@@ -206,8 +207,9 @@ export class RequestProcessor {
     }
   }
 
-  private async perform(r: OpenedPasswordRequest): Promise<ReplyOutcome | Rejected> {
+  private async perform(r: OpenedPasswordRequest): Promise<(ReplyOutcome & { policy?: UserPasswordPolicy }) | Rejected> {
     if (this.clock.isExpired(r.expiresAt, this.marginMs)) return new Rejected("expired");
+    if (r.operation === "policy") return this.userPolicy(r);
     if ((r.operation === "reset" && r.newPassword === undefined) || (r.operation === "change" && (r.newPassword === undefined || r.currentPassword === undefined))) {
       return new Rejected("malformed");
     }
@@ -235,6 +237,21 @@ export class RequestProcessor {
           break;
       }
       return SUCCEEDED;
+    } catch (e) {
+      return outcomeOfError(e);
+    }
+  }
+
+  /** Precheck's question: the policy AD will apply to this user (a PSO's, else the domain's). Reads only. */
+  private async userPolicy(r: OpenedPasswordRequest): Promise<ReplyOutcome & { policy?: UserPasswordPolicy }> {
+    try {
+      const found = await this.accounts.resolve(r.cloudAnchor, r.sourceAnchor);
+      if (found.kind === "notFound") return failure("USER_NOT_FOUND", found.detail);
+      if (found.kind === "misconfigured") return failure("ONPREM_CONFIGURATION_ERROR", found.detail);
+      if (found.kind === "ambiguous") return failure("USER_AMBIGUOUS", found.detail);
+      const ref: AccountRef = { domain: found.domain, distinguishedName: found.distinguishedName, objectGuid: found.objectGuid };
+      const policy = this.o.directory.effectivePolicy !== undefined ? await this.o.directory.effectivePolicy(ref) : { ...(await this.o.directory.passwordPolicy(ref.domain)), source: "domain" as const };
+      return { ...SUCCEEDED, policy };
     } catch (e) {
       return outcomeOfError(e);
     }
@@ -331,7 +348,7 @@ export class RequestProcessor {
     return { ...first, verdict: "duplicate", event: undefined };
   }
 
-  private seal(requestId: string, operation: Operation, keyVersion: number, expiresAt: Date, outcome: ReplyOutcome, key: Buffer): Buffer {
+  private seal(requestId: string, operation: Operation, keyVersion: number, expiresAt: Date, outcome: ReplyOutcome, key: Buffer, policy?: UserPasswordPolicy): Buffer {
     return sealReply(
       {
         requestId,
@@ -343,6 +360,7 @@ export class RequestProcessor {
         reason: outcome.reason,
         agentVersion: this.o.agentVersion,
         diagnostic: outcome.diagnostic,
+        ...(policy === undefined ? {} : { policy }),
       },
       this.tenantId,
       key,

@@ -1,4 +1,5 @@
 import type { PasswordPolicySummary } from "../../shared/domain/password-policy.js";
+import type { UserPasswordPolicy } from "../../shared/protocol/envelope.js";
 
 /** An on-premises AD account, as found through the sync store. */
 export interface AccountRef {
@@ -47,6 +48,12 @@ export interface DirectoryService {
   changePassword(ref: AccountRef, currentPassword: Buffer, newPassword: Buffer): Promise<void>;
   unlockAccount(ref: AccountRef): Promise<void>;
   passwordPolicy(domain: string): Promise<PasswordPolicySummary>;
+  /**
+   * The policy AD applies to this account: the fine-grained password policy (PSO) with the
+   * lowest precedence among those applying to it or its groups (msDS-ResultantPSO), else the
+   * domain's. Directories without fine-grained policies leave it out (the domain's applies).
+   */
+  effectivePolicy?(ref: AccountRef): Promise<UserPasswordPolicy>;
   health(): Promise<DirectoryHealth[]>;
   close(): Promise<void>;
 }

@@ -13,7 +13,8 @@ export async function settleLateReply(s: WritebackServices, tenantId: string, re
     if (reply.outcome === "succeeded") await s.keyRing.markAcknowledged(tenantId, reply.keyVersion, s.clock.now());
     return;
   }
-  if (reply.operation === "disable") return;
+  // A late policy answer (precheck gave up on it) has no caller left and nothing to record.
+  if (reply.operation === "disable" || reply.operation === "policy") return;
   await new PasswordOperations(s).settle(tenantId, reply.requestId, reply).catch((e: unknown) => {
     // A recorded error outcome is an answer, not a failure of recording it.
     if (!isAppError(e)) throw e;

@@ -11,7 +11,7 @@ import type { TenantSettings } from "../ports/tenant-settings-store.port.js";
 import type { PasswordPolicySummary } from "../domain/password-policy.js";
 import { publicKeyFromPem } from "../protocol/public-key-cache.js";
 import type { Initiator, PasswordOperation } from "../domain/operations.js";
-import { MAX_MESSAGE_BYTES, sealedRequestBytes, sealRequest, type PasswordReply } from "../protocol/envelope.js";
+import { MAX_MESSAGE_BYTES, sealedRequestBytes, sealRequest, type PasswordReply, type UserPasswordPolicy } from "../protocol/envelope.js";
 import type { WritebackServices } from "./services.js";
 
 export interface OperationResult {
@@ -73,6 +73,32 @@ interface Availability {
 }
 
 const AGENT_OFFLINE_RETRY_SECONDS = 60;
+/** How long precheck waits for the agent's answer about the user's own policy before showing the domain's. */
+export const PRECHECK_POLICY_TIMEOUT_MS = 1500;
+/** Agents from this version answer policy requests (older ones would refuse the message as malformed). */
+const USER_POLICY_AGENT_VERSION = [0, 2, 0] as const;
+
+export function supportsUserPolicy(agentVersion: string): boolean {
+  const parts = /^(\d+)\.(\d+)\.(\d+)/.exec(agentVersion)?.slice(1).map(Number);
+  if (parts === undefined) return false;
+  for (let i = 0; i < 3; i++) {
+    if (parts[i]! !== USER_POLICY_AGENT_VERSION[i]) return parts[i]! > USER_POLICY_AGENT_VERSION[i]!;
+  }
+  return true;
+}
+
+export interface PrecheckResult {
+  available: true;
+  policy: PasswordPolicySummary;
+  /**
+   * passwordSettingsObject: a fine-grained password policy applies to this user (named in
+   * passwordSettingsObject); user: the agent looked the user up and the domain policy applies;
+   * domain: the domain policy of the agent's last heartbeat (the agent could not say in time).
+   */
+  policySource: "passwordSettingsObject" | "user" | "domain";
+  passwordSettingsObject?: string;
+  allowUnlockWithoutReset: boolean;
+}
 const PENDING_POLL_MS = 200;
 // Re-recording an outcome the agent already applied, while storage recovers (about 2 minutes in all).
 const RECORD_RETRY_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
@@ -119,11 +145,58 @@ function answer(record: OperationRecord): OperationResult {
 export class PasswordOperations {
   constructor(private readonly s: WritebackServices) {}
 
-  /** Step 1 of the flow: can this user's password be written back right now? */
-  async precheck(tenantId: string, user: UserRef): Promise<{ available: true; policy: PasswordPolicySummary; allowUnlockWithoutReset: boolean }> {
+  /**
+   * Step 1 of the flow: can this user's password be written back right now, and under which
+   * rules? The rules are the user's own when the agent can say (a fine-grained password policy
+   * that applies to the user, else the domain's: one request/reply with the agent, bounded by
+   * PRECHECK_POLICY_TIMEOUT_MS), else the domain policy of the agent's last heartbeat.
+   */
+  async precheck(tenantId: string, user: UserRef): Promise<PrecheckResult> {
     if (!hasOnPremisesPassword(user.authType)) throw new AppError("NOT_APPLICABLE_CLOUD_ONLY");
-    const { settings, heartbeat } = await this.available(this.readTenantState(tenantId), this.s.clock.now());
-    return { available: true, policy: heartbeat.policy, allowUnlockWithoutReset: settings.allowUnlockWithoutReset };
+    const { settings, heartbeat, packageKey, publicKeyPem } = await this.available(this.readTenantState(tenantId), this.s.clock.now());
+    const own = supportsUserPolicy(heartbeat.agentVersion) ? await this.userPolicy(tenantId, user, packageKey, publicKeyPem) : undefined;
+    if (own === undefined) return { available: true, policy: heartbeat.policy, policySource: "domain", allowUnlockWithoutReset: settings.allowUnlockWithoutReset };
+    const { source, passwordSettingsObject, ...policy } = own;
+    return {
+      available: true,
+      policy,
+      policySource: source === "passwordSettingsObject" ? "passwordSettingsObject" : "user",
+      ...(passwordSettingsObject === undefined ? {} : { passwordSettingsObject }),
+      allowUnlockWithoutReset: settings.allowUnlockWithoutReset,
+    };
+  }
+
+  /** The agent's answer to "which policy applies to this user", or undefined (no answer in time, or none it could give). */
+  private async userPolicy(tenantId: string, user: UserRef, packageKey: PackageKey, publicKeyPem: string): Promise<UserPasswordPolicy | undefined> {
+    const requestId = randomUUID();
+    const now = this.s.clock.now();
+    const expiresAt = new Date(now.getTime() + this.s.policy.messageTtlSeconds * 1000);
+    try {
+      const body = sealRequest({
+        tenantId,
+        requestId,
+        operation: "policy",
+        keyVersion: packageKey.version,
+        packageKey: packageKey.key,
+        agentPublicKey: publicKeyFromPem(publicKeyPem),
+        issuedAt: now,
+        expiresAt,
+        traceId: randomUUID(),
+        cloudAnchor: user.cloudAnchor,
+        ...(user.onPremisesImmutableId === undefined ? {} : { sourceAnchor: Buffer.from(user.onPremisesImmutableId, "base64") }),
+        initiator: { kind: "user", channel: "ssprPortal" },
+        flags: { unlockAccount: false, forceChangeAtNextLogon: false, expired: false },
+      });
+      const reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt }, { timeoutMs: Math.min(this.s.policy.replyTimeoutMs, PRECHECK_POLICY_TIMEOUT_MS) });
+      if (reply.outcome !== "succeeded" || reply.policy === undefined) {
+        this.s.logger.info("precheck: the agent gave no user policy; the domain policy is shown", { tenantId, requestId, outcome: reply.outcome });
+        return undefined;
+      }
+      return reply.policy;
+    } catch (e) {
+      this.s.logger.warn("precheck: no user policy from the agent in time; the domain policy is shown", { tenantId, requestId, code: toAppError(e).code });
+      return undefined;
+    }
   }
 
   reset(tenantId: string, body: ResetRequest): Promise<OperationResult> {

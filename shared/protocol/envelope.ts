@@ -1,5 +1,6 @@
 import type { KeyLike } from "node:crypto";
 import { CHANNELS, INITIATOR_KINDS, type Channel, type InitiatorKind, type PasswordOperation } from "../domain/operations.js";
+import type { PasswordPolicySummary } from "../domain/password-policy.js";
 import { BinaryReader, BinaryWriter, TruncatedError } from "./binary.js";
 import { bytesToUuid, uuidToBytes } from "./ids.js";
 import {
@@ -34,10 +35,12 @@ const ZERO_IV = Buffer.alloc(GCM_IV_BYTES);
 export const MESSAGE_KINDS = { request: 1, reply: 2, control: 3 } as const;
 export type MessageKind = keyof typeof MESSAGE_KINDS;
 
-export const OPERATIONS = { reset: 1, change: 2, unlock: 3, deliverKey: 4, disable: 5 } as const;
+export const OPERATIONS = { reset: 1, change: 2, unlock: 3, deliverKey: 4, disable: 5, policy: 6 } as const;
 export type Operation = keyof typeof OPERATIONS;
 // The domain's vocabulary, as the wire format encodes it.
 export { CHANNELS, INITIATOR_KINDS, type Channel, type InitiatorKind, type PasswordOperation } from "../domain/operations.js";
+/** What a request message may ask: a password operation, or (precheck) the user's effective password policy. */
+export type RequestOperation = PasswordOperation | "policy";
 
 export class MalformedEnvelopeError extends Error {
   override readonly name = "MalformedEnvelopeError";
@@ -147,7 +150,7 @@ export interface RequestFlags {
 export interface PasswordRequest {
   tenantId: string;
   requestId: string;
-  operation: PasswordOperation;
+  operation: RequestOperation;
   keyVersion: number;
   issuedAt: Date;
   expiresAt: Date;
@@ -248,7 +251,7 @@ export interface OpenRequestOptions {
 export function openRequest(message: Uint8Array, options: OpenRequestOptions): OpenedPasswordRequest {
   const { header, payload } = open(message, options.tenantId, options.keyFor);
   if (header.kind !== "request") throw new MalformedEnvelopeError("not a request");
-  if (header.operation !== "reset" && header.operation !== "change" && header.operation !== "unlock") {
+  if (header.operation !== "reset" && header.operation !== "change" && header.operation !== "unlock" && header.operation !== "policy") {
     throw new MalformedEnvelopeError("not a password operation");
   }
   try {
@@ -313,6 +316,46 @@ export interface PasswordReply {
   agentVersion: string;
   /** Secret-free diagnostic for admins (for example an AD extended error code). */
   diagnostic: string;
+  /** Policy replies: the user's effective password policy. */
+  policy?: UserPasswordPolicy | undefined;
+}
+
+/** A user's effective password policy: the domain's, or a fine-grained policy (PSO) that applies to the user. */
+export interface UserPasswordPolicy extends PasswordPolicySummary {
+  source: "domain" | "passwordSettingsObject";
+  /** The PSO's name (its CN) when one applies. */
+  passwordSettingsObject?: string | undefined;
+}
+
+const UINT32_MAX = 0xffffffff;
+const clampU32 = (n: number) => Math.max(0, Math.min(UINT32_MAX, Math.round(n)));
+
+function writePolicy(w: BinaryWriter, p: UserPasswordPolicy): void {
+  w.u16(Math.min(0xffff, p.minLength))
+    .u8(p.complexity ? 1 : 0)
+    .u8(Math.min(0xff, p.historyLength))
+    .u32(clampU32(p.minAgeSeconds))
+    .u32(clampU32(p.maxAgeSeconds))
+    .u16(Math.min(0xffff, p.lockoutThreshold))
+    .u32(clampU32(p.lockoutDurationSeconds))
+    .u8(p.source === "passwordSettingsObject" ? 1 : 0)
+    .text8((p.passwordSettingsObject ?? "").slice(0, 64));
+}
+
+function readPolicy(r: BinaryReader): UserPasswordPolicy {
+  const policy: UserPasswordPolicy = {
+    minLength: r.u16(),
+    complexity: r.u8() === 1,
+    historyLength: r.u8(),
+    minAgeSeconds: r.u32(),
+    maxAgeSeconds: r.u32(),
+    lockoutThreshold: r.u16(),
+    lockoutDurationSeconds: r.u32(),
+    source: r.u8() === 1 ? "passwordSettingsObject" : "domain",
+  };
+  const name = r.text8();
+  if (name !== "") policy.passwordSettingsObject = name;
+  return policy;
 }
 
 export function sealReply(reply: PasswordReply, tenantId: string, packageKey: Uint8Array, iv: Uint8Array = randomIv()): Buffer {
@@ -321,13 +364,14 @@ export function sealReply(reply: PasswordReply, tenantId: string, packageKey: Ui
     .text8(reply.outcome)
     .text8(reply.reason)
     .text8(reply.agentVersion)
-    .text8(reply.diagnostic.slice(0, 120))
-    .toBuffer();
+    .text8(reply.diagnostic.slice(0, 120));
+  // Only policy replies carry one: other replies keep the format agents and clouds before it read.
+  if (reply.policy !== undefined) writePolicy(payload, reply.policy);
   return seal(
     { kind: "reply", operation: reply.operation, keyVersion: reply.keyVersion, requestId: reply.requestId, expiresAt: reply.expiresAt, iv },
     tenantId,
     packageKey,
-    payload,
+    payload.toBuffer(),
   );
 }
 
@@ -347,6 +391,7 @@ export function openReply(message: Uint8Array, tenantId: string, keyFor: Package
       agentVersion: r.text8(),
       diagnostic: r.text8(),
     };
+    if (header.operation === "policy" && r.position < payload.length) reply.policy = readPolicy(r);
     r.expectEnd();
     return reply;
   } catch (e) {

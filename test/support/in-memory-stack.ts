@@ -45,7 +45,7 @@ export interface InMemoryStack {
 }
 
 /** The whole cloud path in one process: real handlers, use cases, envelope, agent core and embedded directory; memory stores; no Service Bus. */
-export async function startInMemoryStack(options: { rateLimitMax?: number; heartbeatWindowSeconds?: number } = {}): Promise<InMemoryStack> {
+export async function startInMemoryStack(options: { rateLimitMax?: number; heartbeatWindowSeconds?: number; agentVersion?: string } = {}): Promise<InMemoryStack> {
   const tenantId = randomUUID();
   const logs: string[] = [];
   const logger: Logger = {
@@ -74,7 +74,7 @@ export async function startInMemoryStack(options: { rateLimitMax?: number; heart
     policy: { heartbeatWindowSeconds: options.heartbeatWindowSeconds ?? 660, replyTimeoutMs: 2000, messageTtlSeconds: 120, keyRotationMonths: 6 },
   };
   useServices(services);
-  const heartbeatBuilder = new HeartbeatBuilder({ tenantId, agentId: "unit-agent", agentVersion: "test", directory, keys: agentKeys });
+  const heartbeatBuilder = new HeartbeatBuilder({ tenantId, agentId: "unit-agent", agentVersion: options.agentVersion ?? "test", directory, keys: agentKeys });
   const heartbeat = async () => {
     const outcome = await new AgentEvents(services).handle(await heartbeatBuilder.encode());
     if (!outcome.accepted) throw new Error(`heartbeat refused: ${outcome.reason}`);

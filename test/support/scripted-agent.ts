@@ -52,13 +52,13 @@ export class ScriptedAgent {
     return this.reply(opened.requestId, opened.operation, opened.keyVersion, opened.expiresAt, scripted.outcome, scripted.reason ?? "");
   };
 
-  private reply(requestId: string, operation: "reset" | "change" | "unlock" | "deliverKey", keyVersion: number, expiresAt: Date, outcome: string, reason: string): Uint8Array {
+  private reply(requestId: string, operation: "reset" | "change" | "unlock" | "policy" | "deliverKey", keyVersion: number, expiresAt: Date, outcome: string, reason: string): Uint8Array {
     const key = this.keys.get(keyVersion);
     if (key === undefined) throw new Error("scripted agent has no key for its reply");
     return this.sealWith(key, requestId, operation, keyVersion, expiresAt, outcome, reason);
   }
 
-  private sealWith(key: Buffer, requestId: string, operation: "reset" | "change" | "unlock" | "deliverKey" | "disable", keyVersion: number, expiresAt: Date, outcome: string, reason: string): Uint8Array {
+  private sealWith(key: Buffer, requestId: string, operation: "reset" | "change" | "unlock" | "policy" | "deliverKey" | "disable", keyVersion: number, expiresAt: Date, outcome: string, reason: string): Uint8Array {
     return sealReply({ requestId, operation, keyVersion, expiresAt, completedAt: new Date(), outcome, reason, agentVersion: "test", diagnostic: "" }, this.tenantId, key);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { PasswordPolicySummary } from "../../../shared/domain/password-policy.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import type { PolicyReason } from "../../../shared/errors/catalog.js";
+import type { UserPasswordPolicy } from "../../../shared/protocol/envelope.js";
 import { systemClock, type Clock } from "../../../shared/ports/clock.port.js";
 import type { DirectoryChanges, DirectorySource, DirectoryUserEntry, SourceAnchorLocator, SourceAnchorMatch } from "../../sync/directory-source.port.js";
 import { sourceAnchorOf } from "../../sync/source-anchor.js";
@@ -99,6 +100,8 @@ interface DomainRecord {
   policy: EmbeddedPolicy;
   reachable: boolean;
   users: Map<string, UserRecord>;
+  /** Fine-grained password policies (PSOs): the one of lowest precedence that names the user applies. */
+  passwordSettings: { name: string; precedence: number; appliesTo: Set<string>; policy: EmbeddedPolicy }[];
   /** Deleted users' objectGUIDs with the change number of the deletion (AD's tombstones). */
   tombstones: { objectGuid: string; usn: number }[];
   /** Changes to this domain's watermarks from another "DC" (a restart) are refused: see changesSince. */
@@ -165,6 +168,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource, Sou
       reachable: true,
       users: new Map(),
       tombstones: [],
+      passwordSettings: [],
       invocationId: randomUUID(),
     });
   }
@@ -216,6 +220,33 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource, Sou
     }
     d.users.set(objectGuid, user);
     return this.refOf(d, user);
+  }
+
+  /**
+   * A fine-grained password policy (PSO) for the users named (sAMAccountName; AD applies PSOs to
+   * users and global groups, resolved here to their members). Its settings replace the domain's.
+   */
+  addPasswordSettings(domain: string, pso: { name: string; precedence: number; appliesTo: readonly string[]; policy: Partial<EmbeddedPolicy> }): void {
+    const d = this.domainOrThrow(domain);
+    d.passwordSettings.push({ name: pso.name, precedence: pso.precedence, appliesTo: new Set(pso.appliesTo.map((n) => n.toLowerCase())), policy: { ...d.policy, ...pso.policy } });
+  }
+
+  private psoOf(domain: DomainRecord, user: UserRecord): DomainRecord["passwordSettings"][number] | undefined {
+    let best: DomainRecord["passwordSettings"][number] | undefined;
+    for (const pso of domain.passwordSettings) {
+      if (pso.appliesTo.has(user.sAMAccountName.toLowerCase()) && (best === undefined || pso.precedence < best.precedence)) best = pso;
+    }
+    return best;
+  }
+
+  private policyOf(domain: DomainRecord, user: UserRecord): EmbeddedPolicy {
+    return this.psoOf(domain, user)?.policy ?? domain.policy;
+  }
+
+  async effectivePolicy(ref: AccountRef): Promise<UserPasswordPolicy> {
+    const { domain, user } = this.find(ref);
+    const pso = this.psoOf(domain, user);
+    return pso === undefined ? { ...policySummary(domain.policy), source: "domain" } : { ...policySummary(pso.policy), source: "passwordSettingsObject", passwordSettingsObject: pso.name };
   }
 
   /** Deletes a user (its tombstone is what an incremental read reports). */
@@ -291,7 +322,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource, Sou
       throw new AppError("WRONG_CURRENT_PASSWORD");
     }
     user.badPwdCount = 0;
-    const minAgeMs = domain.policy.minAgeSeconds * 1000;
+    const minAgeMs = this.policyOf(domain, user).minAgeSeconds * 1000;
     if (minAgeMs > 0 && user.pwdLastSet !== 0 && now - user.pwdLastSet < minAgeMs) throw policyError("minimumAge");
     const text = PasswordText.fromUtf8(newPassword);
     try {
@@ -436,7 +467,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource, Sou
   // ------------------------------------------------------------ rules
 
   private checkPolicy(domain: DomainRecord, user: UserRecord, text: PasswordText): void {
-    const p = domain.policy;
+    const p = this.policyOf(domain, user);
     if (text.length < p.minLength) throw policyError("tooShort");
     if (p.complexity && !meetsComplexity(text, user.sAMAccountName, user.displayName)) throw policyError("complexity");
     const remembered = user.history.slice(0, p.historyLength);
@@ -446,7 +477,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource, Sou
   private store(domain: DomainRecord, user: UserRecord, text: PasswordText): void {
     user.history.unshift(hashPassword(text.utf16le, user.history[0]?.salt));
     // Keep at least the current password (for binds) and as many as the policy remembers.
-    user.history.length = Math.min(user.history.length, Math.max(1, domain.policy.historyLength));
+    user.history.length = Math.min(user.history.length, Math.max(1, this.policyOf(domain, user).historyLength));
     user.passwordWrites += 1;
     this.writes += 1;
   }
@@ -464,7 +495,7 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource, Sou
 
   private isLocked(domain: DomainRecord, user: UserRecord, now: number): boolean {
     if (user.lockoutTime === 0) return false;
-    const duration = domain.policy.lockoutDurationSeconds * 1000;
+    const duration = this.policyOf(domain, user).lockoutDurationSeconds * 1000;
     if (duration === 0 || now - user.lockoutTime < duration) return true;
     // The lockout ran out: AD treats the account as unlocked and starts counting afresh.
     user.lockoutTime = 0;
@@ -473,12 +504,12 @@ export class EmbeddedDirectory implements DirectoryService, DirectorySource, Sou
   }
 
   private isExpired(domain: DomainRecord, user: UserRecord, now: number): boolean {
-    const maxAge = domain.policy.maxAgeSeconds * 1000;
+    const maxAge = this.policyOf(domain, user).maxAgeSeconds * 1000;
     return user.pwdLastSet !== 0 && !user.passwordNeverExpires && maxAge > 0 && now - user.pwdLastSet >= maxAge;
   }
 
   private countBadPassword(domain: DomainRecord, user: UserRecord, now: number): void {
-    const p = domain.policy;
+    const p = this.policyOf(domain, user);
     if (user.badPasswordTime !== 0 && now - user.badPasswordTime >= p.lockoutObservationWindowSeconds * 1000) user.badPwdCount = 0;
     user.badPwdCount += 1;
     user.badPasswordTime = now;

@@ -64,6 +64,10 @@ export const embeddedSeedSchema = z
             forest: z.string().min(1).optional(),
             policy: policySchema.optional(),
             users: z.array(userSchema).default([]),
+            /** Fine-grained password policies: { name, precedence, appliesTo: [sAMAccountName], policy }. */
+            passwordSettings: z
+              .array(z.object({ name: z.string().min(1).max(64), precedence: z.number().int().min(1), appliesTo: z.array(z.string().min(1)).max(10_000), policy: policySchema }).strict())
+              .default([]),
           })
           .strict(),
       )
@@ -86,6 +90,7 @@ export function directoryFromSeed(seed: unknown, options: EmbeddedDirectoryOptio
   const directory = new EmbeddedDirectory(options);
   for (const d of parsed.data.domains) {
     directory.addDomain({ domain: d.domain, forest: d.forest, policy: d.policy });
+    for (const pso of d.passwordSettings) directory.addPasswordSettings(d.domain, pso);
     for (const u of d.users) {
       const password = u.password === undefined ? undefined : Buffer.from(u.password, "utf8");
       try {

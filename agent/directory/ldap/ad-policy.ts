@@ -49,3 +49,30 @@ export function policyFromDomainEntry(entry: Record<string, Value>): PasswordPol
     lockoutDurationSeconds: intervalSeconds(entry.lockoutDuration),
   };
 }
+
+/** A fine-grained password policy object's (msDS-PasswordSettings) attributes. */
+export const PSO_ATTRIBUTES = [
+  "name",
+  "msDS-MinimumPasswordLength",
+  "msDS-PasswordComplexityEnabled",
+  "msDS-PasswordHistoryLength",
+  "msDS-MinimumPasswordAge",
+  "msDS-MaximumPasswordAge",
+  "msDS-LockoutThreshold",
+  "msDS-LockoutDuration",
+] as const;
+
+/** The policy a PSO sets; undefined when its settings are not readable (AD hides them from non-administrators by default). */
+export function policyFromPsoEntry(entry: Record<string, Value>): PasswordPolicySummary | undefined {
+  if (text(entry["msDS-MinimumPasswordLength"]) === undefined || text(entry["msDS-PasswordComplexityEnabled"]) === undefined) return undefined;
+  return {
+    minLength: integer(entry["msDS-MinimumPasswordLength"]),
+    complexity: (text(entry["msDS-PasswordComplexityEnabled"]) ?? "").toUpperCase() === "TRUE",
+    historyLength: integer(entry["msDS-PasswordHistoryLength"]),
+    minAgeSeconds: intervalSeconds(entry["msDS-MinimumPasswordAge"]),
+    maxAgeSeconds: intervalSeconds(entry["msDS-MaximumPasswordAge"]),
+    lockoutThreshold: integer(entry["msDS-LockoutThreshold"]),
+    lockoutDurationSeconds: intervalSeconds(entry["msDS-LockoutDuration"]),
+  };
+}
+

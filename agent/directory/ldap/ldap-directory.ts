@@ -6,6 +6,7 @@ import type { PolicyReason } from "../../../shared/errors/catalog.js";
 import { systemClock, type Clock } from "../../../shared/ports/clock.port.js";
 import { silentLogger, type Logger } from "../../../shared/ports/logger.port.js";
 import { isUuid } from "../../../shared/protocol/ids.js";
+import type { UserPasswordPolicy } from "../../../shared/protocol/envelope.js";
 import { AgentConfigError, type LdapDomainConfig } from "../../config/agent-config.js";
 import type { DirectoryChanges, DirectorySource, DirectoryUserEntry, SourceAnchorLocator, SourceAnchorMatch } from "../../sync/directory-source.port.js";
 import { adBytesToGuid, guidToAdBytes, sourceAnchorOf } from "../../sync/source-anchor.js";
@@ -14,7 +15,7 @@ import { ACCOUNT_ATTRIBUTES, accountStateOf, allBytesOf, BINARY_ATTRIBUTES, guid
 import { PolicyHintsControl, SdFlagsControl } from "./ad-controls.js";
 import { CHANGE_PASSWORD, holdsRight, parseDacl, RESET_PASSWORD, RIGHT, sidToString, type RightWanted } from "./effective-rights.js";
 import { toDirectoryError } from "./ad-errors.js";
-import { POLICY_ATTRIBUTES, policyFromDomainEntry } from "./ad-policy.js";
+import { POLICY_ATTRIBUTES, policyFromDomainEntry, policyFromPsoEntry, PSO_ATTRIBUTES } from "./ad-policy.js";
 import { DomainConnection, sameHost, type BoundSession, type LdapClientFactory } from "./domain-connection.js";
 import { diagnosePolicyReason } from "./policy-diagnosis.js";
 import { withUnicodePwds } from "./unicode-pwd.js";
@@ -105,6 +106,7 @@ export class LdapDirectory implements DirectoryService, DirectorySource, SourceA
   private readonly connections = new Map<string, DomainConnection>();
   private readonly forests = new Map<string, string>();
   private readonly tombstonesUnreadable = new Set<string>();
+  private readonly psoPolicies = new Map<string, { at: number; policy: UserPasswordPolicy }>();
   private readonly policies = new Map<string, { at: number; policy: PasswordPolicySummary }>();
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -255,6 +257,48 @@ export class LdapDirectory implements DirectoryService, DirectorySource, SourceA
       { idempotent: true },
     );
     this.policies.set(c.domain, { at: now, policy });
+    return { ...policy };
+  }
+
+  /**
+   * The policy AD applies to this user: msDS-ResultantPSO (constructed: the PSO of lowest
+   * precedence among those applying to the user or, through msDS-PSOAppliesTo, its groups) and
+   * that PSO's settings, cached like the domain policy; no PSO → the domain's. The service
+   * account needs Read on the Password Settings Container (AD lets only administrators read PSOs
+   * by default): without it this answers ONPREM_PERMISSION_DENIED, never the domain's rules in
+   * place of the stricter ones.
+   */
+  async effectivePolicy(ref: AccountRef): Promise<UserPasswordPolicy> {
+    const c = this.connection(ref.domain);
+    this.checkRef(ref);
+    const psoDn = await c.run(
+      "read",
+      async (s) => {
+        const entry = (await s.client.search(guidDn(ref), { scope: "base", filter: "(objectClass=*)", attributes: ["msDS-ResultantPSO"] })).searchEntries[0];
+        if (entry === undefined) throw new AppError("USER_NOT_FOUND");
+        return textOf(entry, "msDS-ResultantPSO");
+      },
+      { idempotent: true },
+    );
+    if (psoDn === undefined || psoDn.trim() === "") return { ...(await this.passwordPolicy(ref.domain)), source: "domain" };
+    const now = this.clock.now().getTime();
+    const key = `pso:${psoDn.toLowerCase()}`;
+    const cached = this.psoPolicies.get(key);
+    if (cached !== undefined && now - cached.at < this.policyCacheMs) return { ...cached.policy };
+    const policy = await c.run(
+      "read",
+      async (s) => {
+        const entry = (await s.client.search(psoDn, { scope: "base", filter: "(objectClass=*)", attributes: [...PSO_ATTRIBUTES] })).searchEntries[0];
+        const settings = entry === undefined ? undefined : policyFromPsoEntry(entry);
+        if (entry === undefined || settings === undefined) {
+          throw new AppError("ONPREM_PERMISSION_DENIED", { message: "A fine-grained password policy applies to the user, but the service account cannot read it (grant Read on the Password Settings Container)." });
+        }
+        const name = textOf(entry, "name");
+        return { ...settings, source: "passwordSettingsObject" as const, ...(name === undefined ? {} : { passwordSettingsObject: name }) };
+      },
+      { idempotent: true },
+    );
+    this.psoPolicies.set(key, { at: now, policy });
     return { ...policy };
   }
 

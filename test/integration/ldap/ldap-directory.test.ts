@@ -17,6 +17,7 @@ import { CloudClock } from "../../../agent/core/cloud-clock.js";
 import { RequestProcessor } from "../../../agent/core/request-processor.js";
 import { AgentConfigError } from "../../../agent/config/agent-config.js";
 import type { AccountRef } from "../../../agent/directory/directory.port.js";
+import { SdFlagsControl } from "../../../agent/directory/ldap/ad-controls.js";
 import { toDirectoryError } from "../../../agent/directory/ldap/ad-errors.js";
 import { LdapDirectory, type LdapDirectoryOptions } from "../../../agent/directory/ldap/ldap-directory.js";
 import { zeroingTlsConnect } from "../../../agent/directory/ldap/tls-zeroing.js";
@@ -188,6 +189,8 @@ interface AgentCore {
   sync: DirectorySync;
   /** A sealed reset through the agent's RequestProcessor, with or without the user's source anchor; the opened reply. */
   reset(cloudAnchor: string, password: string, sourceAnchor?: Buffer): Promise<PasswordReply>;
+  /** Precheck's policy request for this user; the opened reply. */
+  policy(cloudAnchor: string, sourceAnchor?: Buffer): Promise<PasswordReply>;
 }
 
 /** The agent's core as `agent run` wires it: keys, sync store, the LDAP directory as writer and source-anchor locator, a DirectorySync. */
@@ -201,16 +204,13 @@ async function agentCore(o: { bindDn?: string; bindPassword?: string } = {}): Pr
   const logger = new CapturingLogger();
   const dir = directory({ logger, ...o });
   const processor = new RequestProcessor({ tenantId, agentId: "agent-ldap", agentVersion: "9.9.9", keys, directory: dir, syncStore: store, locator: dir, logger, cloudClock: new CloudClock() });
-  return {
-    store,
-    sync: new DirectorySync({ store, source: dir, logger }),
-    async reset(cloudAnchor, password, sourceAnchor) {
+  const send = async (operation: "reset" | "policy", cloudAnchor: string, password: string | undefined, sourceAnchor: Buffer | undefined) => {
       const now = new Date();
       const result = await processor.handle({
         body: sealRequest({
           tenantId,
           requestId: randomUUID(),
-          operation: "reset",
+          operation,
           keyVersion: 1,
           issuedAt: now,
           expiresAt: new Date(now.getTime() + 120_000),
@@ -221,14 +221,47 @@ async function agentCore(o: { bindDn?: string; bindPassword?: string } = {}): Pr
           flags: { unlockAccount: true, forceChangeAtNextLogon: false, expired: false },
           packageKey,
           agentPublicKey: agentKeys.publicKey,
-          newPassword: pw(password),
+          ...(password === undefined ? {} : { newPassword: pw(password) }),
         }),
       });
       assert.equal(result.verdict, "applied");
       assert.ok(result.reply);
       return openReply(result.reply, tenantId, (v) => (v === 1 ? packageKey : undefined));
-    },
   };
+  return {
+    store,
+    sync: new DirectorySync({ store, source: dir, logger }),
+    reset: (cloudAnchor, password, sourceAnchor) => send("reset", cloudAnchor, password, sourceAnchor),
+    policy: (cloudAnchor, sourceAnchor) => send("policy", cloudAnchor, undefined, sourceAnchor),
+  };
+}
+
+/**
+ * Lets `sid` read one object (RP, LC, RC): its DACL with one more allow ACE, written back with
+ * the SD-flags control (DACL only). Like `dsacls <dn> /G <account>:GR` without samba-tool.
+ */
+async function grantRead(dn: string, sidBytes: Buffer): Promise<void> {
+  const c = await admin();
+  const entry = (await c.search(dn, { scope: "base", attributes: ["nTSecurityDescriptor"], explicitBufferAttributes: ["nTSecurityDescriptor"] }, [new SdFlagsControl()])).searchEntries[0];
+  const sd = entry?.nTSecurityDescriptor;
+  assert.ok(Buffer.isBuffer(sd));
+  const daclAt = sd.readUInt32LE(16);
+  const aclSize = sd.readUInt16LE(daclAt + 2);
+  const count = sd.readUInt16LE(daclAt + 4);
+  const ace = Buffer.alloc(8 + sidBytes.length);
+  ace.writeUInt8(0, 0); // ACCESS_ALLOWED
+  ace.writeUInt8(0, 1);
+  ace.writeUInt16LE(ace.length, 2);
+  ace.writeUInt32LE(0x10 | 0x4 | 0x20000, 4); // read property, list children, read control
+  sidBytes.copy(ace, 8);
+  const acl = Buffer.concat([sd.subarray(daclAt, daclAt + aclSize), ace]);
+  acl.writeUInt16LE(acl.length, 2);
+  acl.writeUInt16LE(count + 1, 4);
+  const header = Buffer.alloc(20);
+  header.writeUInt8(1, 0);
+  header.writeUInt16LE(0x8004 | (sd.readUInt16LE(2) & 0x1400), 2); // self-relative, DACL present (+ its auto-inherit / protected bits)
+  header.writeUInt32LE(20, 16);
+  await c.modify(dn, [new Change({ operation: "replace", modification: new Attribute({ type: "nTSecurityDescriptor", values: [Buffer.concat([header, acl])] }) })], [new SdFlagsControl()]);
 }
 
 /** A local port nobody listens on (connections are refused). */
@@ -727,6 +760,57 @@ describe("LDAP directory against Samba AD", suite, () => {
     assert.equal(await bindAs(u.dn, next), "ok");
     assert.equal((await agent.reset("User_protected", next)).outcome, "PROTECTED_ACCOUNT");
     assert.equal(await bindAs(prot.dn, prot.password), "ok");
+    await agent.store.close();
+  });
+
+  test("fine-grained password policy applied to a group: the member's effective policy (readable once granted), enforced by AD; others get the domain's", async () => {
+    const e = env();
+    const c = await admin();
+    const tag = randomBytes(3).toString("hex");
+    const group = `CN=PSO-${tag},${e.usersOu}`;
+    await c.add(group, { objectClass: ["top", "group"], sAMAccountName: `pso-${tag}` });
+    const member = await newUser();
+    const other = await newUser();
+    await c.modify(group, [new Change({ operation: "add", modification: new Attribute({ type: "member", values: [member.dn] }) })]);
+    const pso = `CN=Strict-${tag},CN=Password Settings Container,CN=System,${e.baseDn}`;
+    const ticksPerSecond = 10_000_000;
+    await c.add(pso, {
+      objectClass: ["top", "msDS-PasswordSettings"],
+      "msDS-PasswordSettingsPrecedence": "10",
+      "msDS-PasswordReversibleEncryptionEnabled": "FALSE",
+      "msDS-PasswordHistoryLength": "12",
+      "msDS-PasswordComplexityEnabled": "TRUE",
+      "msDS-MinimumPasswordLength": "14",
+      "msDS-MinimumPasswordAge": "0",
+      "msDS-MaximumPasswordAge": String(-30 * 86_400 * ticksPerSecond),
+      "msDS-LockoutThreshold": "5",
+      "msDS-LockoutObservationWindow": String(-1800 * ticksPerSecond),
+      "msDS-LockoutDuration": String(-1800 * ticksPerSecond),
+      "msDS-PSOAppliesTo": group,
+    });
+    const dir = directory();
+    // AD's default: only administrators read PSOs. The agent says so instead of showing the domain's (looser) rules.
+    await rejects(dir.effectivePolicy(member.ref), "ONPREM_PERMISSION_DENIED");
+    const svc = (await c.search(e.bindDn, { scope: "base", attributes: ["objectSid"], explicitBufferAttributes: ["objectSid"] })).searchEntries[0]?.objectSid;
+    assert.ok(Buffer.isBuffer(svc));
+    await grantRead(pso, svc);
+    const policy = await directory().effectivePolicy(member.ref);
+    assert.deepEqual(policy, { minLength: 14, complexity: true, historyLength: 12, minAgeSeconds: 0, maxAgeSeconds: 30 * 86_400, lockoutThreshold: 5, lockoutDurationSeconds: 1800, source: "passwordSettingsObject", passwordSettingsObject: `Strict-${tag}` });
+    const domain = await directory().effectivePolicy(other.ref);
+    assert.equal(domain.source, "domain");
+    assert.equal(domain.minLength, 7);
+
+    // Through the agent, as precheck asks it (by source anchor here), and what AD then enforces.
+    const agent = await agentCore();
+    const asked = await agent.policy("User_pso", guidToAdBytes(member.ref.objectGuid));
+    assert.equal(asked.outcome, "succeeded");
+    assert.equal(asked.policy?.minLength, 14);
+    assert.equal(asked.policy?.passwordSettingsObject, `Strict-${tag}`);
+    const tenChars = "Ab-1234567";
+    secrets.push(tenChars);
+    const refused = await agent.reset("User_pso", tenChars, guidToAdBytes(member.ref.objectGuid));
+    assert.deepEqual([refused.outcome, refused.reason], ["PASSWORD_POLICY_VIOLATION", "tooShort"]);
+    assert.equal((await agent.reset("User_other", tenChars, guidToAdBytes(other.ref.objectGuid))).outcome, "succeeded", "the domain's 7 characters apply to the non-member");
     await agent.store.close();
   });
 
