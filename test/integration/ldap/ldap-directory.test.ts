@@ -338,43 +338,18 @@ describe("LDAP directory against Samba AD", suite, () => {
     test("end to end: the agent refuses a reset of a fresh Domain Admins member without a write; the password still binds", async () => {
       const fresh = await newUser();
       await addMember(domainAdmins(), fresh.dn);
-      const tenantId = randomUUID();
-      const agentKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
-      const keys = await AgentKeyStore.fromPrivateKey(agentKeys.privateKey, join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "keys.json"));
-      const packageKey = randomBytes(32);
-      await keys.install(1, packageKey);
-      const store = await FileSyncStore.open(join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "sync.json"));
+      const agent = await agentCore();
       const rule = `Microsoft.InfromADUserAccountEnabled.${env().domain}`;
-      await store.upsert([
+      await agent.store.upsert([
         { connector: "aad", anchor: "User_fresh_admin", metaverseId: "mv-fresh" },
         { connector: env().domain, anchor: fresh.ref.objectGuid, metaverseId: "mv-fresh", linkRules: [rule], domain: env().domain, distinguishedName: fresh.dn },
       ]);
-      const processor = new RequestProcessor({ tenantId, agentId: "agent-ldap", agentVersion: "9.9.9", keys, directory: directory(), syncStore: store, logger: new CapturingLogger(), cloudClock: new CloudClock() });
       const next = strongPassword();
       secrets.push(next);
-      const now = new Date();
-      const result = await processor.handle({
-        body: sealRequest({
-          tenantId,
-          requestId: randomUUID(),
-          operation: "reset",
-          keyVersion: 1,
-          issuedAt: now,
-          expiresAt: new Date(now.getTime() + 120_000),
-          traceId: randomUUID(),
-          cloudAnchor: "User_fresh_admin",
-          initiator: { kind: "admin", channel: "azurePortal" },
-          flags: { unlockAccount: false, forceChangeAtNextLogon: false, expired: false },
-          packageKey,
-          agentPublicKey: agentKeys.publicKey,
-          newPassword: pw(next),
-        }),
-      });
-      assert.ok(result.reply);
-      assert.equal(openReply(result.reply, tenantId, (v) => (v === 1 ? packageKey : undefined)).outcome, "PROTECTED_ACCOUNT");
+      assert.equal((await agent.reset("User_fresh_admin", next)).outcome, "PROTECTED_ACCOUNT");
       assert.equal(await bindAs(fresh.dn, fresh.password), "ok", "the old password still binds");
       assert.equal(await bindAs(fresh.dn, next), "52e", "the new one was never set");
-      await store.close();
+      await agent.store.close();
     });
   });
 
