@@ -11,13 +11,11 @@ param tags object
 param publicNetworkAccess string = 'Enabled'
 param deploymentContainerName string
 
-@description('Tables the app uses. It creates them on first use too; pre-creating them keeps the first request fast.')
+@description('Tables the app uses (rate-limit and audit rows share PasswordOperations, so one transaction writes a record with its count, another its outcome with its audit row). It creates them on first use too; pre-creating them keeps the first request fast.')
 param tableNames array = [
   'WritebackSettings'
   'AgentHeartbeats'
   'PasswordOperations'
-  'RateLimits'
-  'AuditLog'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {

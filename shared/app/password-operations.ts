@@ -6,6 +6,7 @@ import { AppError, isAppError, toAppError } from "../errors/app-error.js";
 import { isAgentOutcome, POLICY_REASONS, type ErrorCode, type PolicyReason } from "../errors/catalog.js";
 import type { BegunOperation, OperationRecord } from "../ports/operation-store.port.js";
 import type { AgentHeartbeat } from "../ports/agent-heartbeat-store.port.js";
+import type { AuditRow } from "../ports/audit-log.port.js";
 import type { PackageKey } from "../ports/tenant-key-ring.port.js";
 import type { TenantSettings } from "../ports/tenant-settings-store.port.js";
 import type { PasswordPolicySummary } from "../domain/password-policy.js";
@@ -99,6 +100,23 @@ export interface PrecheckResult {
   passwordSettingsObject?: string;
   allowUnlockWithoutReset: boolean;
 }
+
+/**
+ * How old an answer the request path accepts for rows that change rarely (the stores' caches,
+ * shared/adapters/caching; the instance that writes a row forgets its entry at once, so only
+ * other instances see the old answer, for at most this long):
+ * - Tenant settings, 15 s: enabling reaches every instance within 15 s (until then they
+ *   refuse with WRITEBACK_DISABLED). Disabling tells the agent to discard its keys before the
+ *   admin call returns, so a request that a 15-s-old "enabled" lets through is refused by the
+ *   agent, never applied. Unlocks read the settings fresh (allowUnlockWithoutReset).
+ * - Heartbeat, 30 s (heartbeats come every 5 minutes): an older answer has an older receipt
+ *   time, so it refuses (AGENT_OFFLINE) for up to 30 s after an agent came online, and never
+ *   calls online an agent that a fresh read calls offline. Its key list may be older too: a
+ *   key the agent acknowledged and lost since (a re-registered agent) may pass for 30 s more,
+ *   and the agent, which does not hold it, refuses such a request; nothing is applied.
+ */
+const TENANT_SETTINGS_MAX_AGE_MS = 15_000;
+const HEARTBEAT_MAX_AGE_MS = 30_000;
 const PENDING_POLL_MS = 200;
 // Re-recording an outcome the agent already applied, while storage recovers (about 2 minutes in all).
 const RECORD_RETRY_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
@@ -289,36 +307,48 @@ export class PasswordOperations {
     }
 
     const print = fingerprint(tenantId, input);
-    // The reads are independent: start them together (one storage round trip, not four),
-    // then judge them in the order the rules are written.
-    const previousRead = this.s.operations.get(tenantId, requestId);
-    const state = this.readTenantState(tenantId);
-    // The user's rate-limit window too; if this read fails, consume() reads for itself.
+    // The reads are independent: start them together (one storage round trip), then judge them
+    // in the order the rules are written. Tenant settings and the heartbeat come from short
+    // caches (SETTINGS_MAX_AGE_MS, HEARTBEAT_MAX_AGE_MS); the user's rate-limit window is read
+    // fresh, and if that read fails the ledger reads for itself.
+    const state = this.readTenantState(tenantId, input.operation);
     const limitRead = this.s.rateLimiter.read(tenantId, input.user.cloudAnchor).catch(() => undefined);
-    const previous = await previousRead;
-    if (previous !== undefined) return this.replay(previous, print, attempt);
-
-    const { packageKey, publicKeyPem } = await this.available(state, started, input.operation);
-
-    const limit = await this.s.rateLimiter.consume(tenantId, input.user.cloudAnchor, started, await limitRead);
-    if (!limit.allowed) throw new AppError("RATE_LIMITED", { retryAfterSeconds: limit.retryAfterSeconds });
+    let packageKey: PackageKey;
+    let publicKeyPem: string;
+    try {
+      ({ packageKey, publicKeyPem } = await this.available(state, started, input.operation));
+    } catch (e) {
+      // A requestId seen before answers as recorded, whatever the tenant's state is now: one
+      // read, on refusal paths only.
+      const previous = await this.s.operations.get(tenantId, requestId);
+      if (previous !== undefined) return this.replay(previous, print, attempt);
+      throw e;
+    }
 
     const expiresAt = new Date(started.getTime() + this.s.policy.messageTtlSeconds * 1000);
-    const begun = await this.s.operations.begin({
-      tenantId,
-      requestId,
-      operation: input.operation,
-      fingerprint: print,
-      cloudAnchor: input.user.cloudAnchor,
-      initiatorKind: input.initiator.kind,
-      channel: input.initiator.channel,
-      status: "pending",
-      startedAt: started,
-      expiresAt,
-      // Lets a store that retried this insert know the record as ours, not as a replay to wait on.
-      attempt: randomUUID(),
-    });
-    if (!begun.created) return this.replay(begun.existing, print, attempt);
+    const begun = await this.s.ledger.begin(
+      {
+        tenantId,
+        requestId,
+        operation: input.operation,
+        fingerprint: print,
+        cloudAnchor: input.user.cloudAnchor,
+        initiatorKind: input.initiator.kind,
+        channel: input.initiator.channel,
+        status: "pending",
+        startedAt: started,
+        expiresAt,
+        // Lets a store that retried this insert know the record as ours, not as a replay to wait on.
+        attempt: randomUUID(),
+      },
+      { subject: input.user.cloudAnchor, snapshot: await limitRead },
+    );
+    if (begun.kind === "exists") return this.replay(begun.existing, print, attempt);
+    if (begun.kind === "limited") {
+      const previous = await this.s.operations.get(tenantId, requestId);
+      if (previous !== undefined) return this.replay(previous, print, attempt);
+      throw new AppError("RATE_LIMITED", { retryAfterSeconds: begun.decision.retryAfterSeconds });
+    }
     const recorded = begun.begun;
 
     let body: Buffer;
@@ -362,9 +392,7 @@ export class PasswordOperations {
     // The outcome record and the audit row are independent writes: make them together.
     const { outcome, reason } = replyOutcome(reply);
     attempt.audited = true;
-    const [settled] = await Promise.allSettled([this.settle(tenantId, requestId, reply, recorded), this.auditRow(tenantId, requestId, input, outcome, reason, started)]);
-    if (settled.status === "rejected") throw settled.reason;
-    return settled.value;
+    return this.settle(tenantId, requestId, reply, recorded, this.auditOf(tenantId, requestId, input, outcome, reason, started));
   }
 
   /**
@@ -391,9 +419,10 @@ export class PasswordOperations {
    * disabled tenant) must not surface as an unhandled rejection, so each is pre-handled;
    * awaiting it later still throws.
    */
-  private readTenantState(tenantId: string): TenantState {
-    const settings = this.s.settings.get(tenantId);
-    const heartbeat = this.s.heartbeats.latest(tenantId);
+  private readTenantState(tenantId: string, operation?: PasswordOperation): TenantState {
+    // Whether unlocks need a reset is a rule an answer 15 s old could break: read it fresh.
+    const settings = this.s.settings.get(tenantId, operation === "unlock" ? {} : { maxAgeMs: TENANT_SETTINGS_MAX_AGE_MS });
+    const heartbeat = this.s.heartbeats.latest(tenantId, { maxAgeMs: HEARTBEAT_MAX_AGE_MS });
     const keys = Promise.all([this.s.keyRing.currentKey(tenantId), this.s.keyRing.agentPublicKey(tenantId)]);
     for (const p of [settings, heartbeat, keys]) p.catch(() => {});
     return { settings, heartbeat, keys };
@@ -405,12 +434,20 @@ export class PasswordOperations {
    * agent's outcome, and the record is retried in the background so the status endpoint
    * catches up instead of reporting the operation as expired and not applied.
    */
-  async settle(tenantId: string, requestId: string, reply: PasswordReply, begun?: BegunOperation): Promise<OperationResult> {
+  async settle(tenantId: string, requestId: string, reply: PasswordReply, begun?: BegunOperation, audit?: AuditRow): Promise<OperationResult> {
     const { outcome, reason } = replyOutcome(reply);
     const completion = { outcome, reason, completedAt: reply.completedAt };
     let record: OperationRecord | undefined;
     try {
-      record = await this.s.operations.complete(tenantId, requestId, completion, begun);
+      if (begun !== undefined && audit !== undefined) {
+        // With the caller's audit row: the outcome and the row in one write where the store can.
+        const done = await this.s.ledger.complete(begun, completion, audit);
+        if (done.audit.status === "rejected") this.auditLost(audit, done.audit.reason);
+        if (done.record.status === "rejected") throw done.record.reason;
+        record = done.record.value;
+      } else {
+        record = await this.s.operations.complete(tenantId, requestId, completion, begun);
+      }
     } catch (e) {
       this.s.logger.error("operation outcome not recorded yet; retrying in the background", { tenantId, requestId, outcome, code: toAppError(e).code });
       this.recordLater(tenantId, requestId, completion, 0);
@@ -461,25 +498,38 @@ export class PasswordOperations {
     return answer(current);
   }
 
-  private async auditRow(tenantId: string, requestId: string, input: OperationInput, outcome: string, reason: PolicyReason | undefined, started: Date): Promise<void> {
+  private auditOf(tenantId: string, requestId: string, input: OperationInput, outcome: string, reason: PolicyReason | undefined, started: Date): AuditRow {
+    return {
+      tenantId,
+      requestId,
+      operation: input.operation,
+      initiatorKind: input.initiator.kind,
+      channel: input.initiator.channel,
+      cloudAnchor: input.user.cloudAnchor,
+      outcome,
+      reason,
+      durationMs: this.s.clock.now().getTime() - started.getTime(),
+      at: started,
+    };
+  }
+
+  private auditRow(tenantId: string, requestId: string, input: OperationInput, outcome: string, reason: PolicyReason | undefined, started: Date): Promise<void> {
+    return this.appendAudit(this.auditOf(tenantId, requestId, input, outcome, reason, started));
+  }
+
+  private async appendAudit(row: AuditRow): Promise<void> {
     try {
-      await this.s.audit.append({
-        tenantId,
-        requestId,
-        operation: input.operation,
-        initiatorKind: input.initiator.kind,
-        channel: input.initiator.channel,
-        cloudAnchor: input.user.cloudAnchor,
-        outcome,
-        reason,
-        durationMs: this.s.clock.now().getTime() - started.getTime(),
-        at: started,
-      });
+      await this.s.audit.append(row);
     } catch (e) {
-      // The password operation already happened; a lost audit row must not hide its result.
-      this.s.logger.error("audit row not written", { tenantId, requestId, outcome, code: isAppError(e) ? e.code : "INTERNAL_ERROR" });
+      this.auditLost(row, e);
     }
   }
+
+  /** The password operation already happened; a lost audit row must not hide its result. */
+  private auditLost(row: AuditRow, e: unknown): void {
+    this.s.logger.error("audit row not written", { tenantId: row.tenantId, requestId: row.requestId, outcome: row.outcome, code: isAppError(e) ? e.code : "INTERNAL_ERROR" });
+  }
+
 }
 
 function utf8Length(text: string | undefined): number | undefined {

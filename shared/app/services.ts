@@ -2,6 +2,7 @@ import type { AgentHeartbeatStore } from "../ports/agent-heartbeat-store.port.js
 import type { AuditLog } from "../ports/audit-log.port.js";
 import type { Clock } from "../ports/clock.port.js";
 import type { Logger } from "../ports/logger.port.js";
+import type { OperationLedger } from "../ports/operation-ledger.port.js";
 import type { OperationStore } from "../ports/operation-store.port.js";
 import type { RateLimiter } from "../ports/rate-limiter.port.js";
 import type { RelayClient } from "../ports/relay-client.port.js";
@@ -23,6 +24,8 @@ export interface WritebackServices {
   heartbeats: AgentHeartbeatStore;
   operations: OperationStore;
   rateLimiter: RateLimiter;
+  /** Counts an attempt and records its operation as one step (over `operations` and `rateLimiter`). */
+  ledger: OperationLedger;
   audit: AuditLog;
   keyRing: TenantKeyRing;
   relay: RelayClient<PasswordReply>;

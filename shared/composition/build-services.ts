@@ -4,6 +4,8 @@ import { appCredential, type TokenCredential } from "../adapters/identity/app-cr
 import { createKeyVaultTenantKeyRing } from "../adapters/keyvault/create-key-vault-tenant-key-ring.js";
 import { createServiceBusClient } from "../adapters/servicebus/connection.js";
 import { ServiceBusRelayClient } from "../adapters/servicebus/relay-client.js";
+import { CachedAgentHeartbeatStore } from "../adapters/caching/cached-agent-heartbeat-store.js";
+import { CachedTenantSettingsStore } from "../adapters/caching/cached-tenant-settings-store.js";
 import { createTableStores } from "../adapters/tables/create-table-stores.js";
 import { settleLateReply } from "../app/late-replies.js";
 import { createReplyOpener, UntrustedReplyError } from "../app/reply-opener.js";
@@ -28,7 +30,7 @@ export interface BuiltServices {
  * storage endpoint, the Service Bus namespace and the vault. `stores` replaces Table storage
  * (the local stack's in-memory mode).
  */
-export async function buildServices(config: AppConfig, logger: Logger, credential?: TokenCredential, options: { stores?: Pick<WritebackServices, "settings" | "heartbeats" | "operations" | "rateLimiter" | "audit"> | undefined } = {}): Promise<BuiltServices> {
+export async function buildServices(config: AppConfig, logger: Logger, credential?: TokenCredential, options: { stores?: Pick<WritebackServices, "settings" | "heartbeats" | "operations" | "rateLimiter" | "ledger" | "audit"> | undefined } = {}): Promise<BuiltServices> {
   const identity = credential ?? appCredential();
   const stores = options.stores ?? createTableStores(
     config.TABLES_CONNECTION_STRING !== undefined ? { connectionString: config.TABLES_CONNECTION_STRING } : { endpoint: config.TABLES_ENDPOINT ?? "", credential: identity },
@@ -64,6 +66,9 @@ export async function buildServices(config: AppConfig, logger: Logger, credentia
   });
   const services: WritebackServices = {
     ...stores,
+    // Short caches for the rows that change rarely; callers state the age they accept.
+    settings: new CachedTenantSettingsStore(stores.settings),
+    heartbeats: new CachedAgentHeartbeatStore(stores.heartbeats),
     keyRing,
     relay,
     clock: systemClock,

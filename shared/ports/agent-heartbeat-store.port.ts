@@ -20,5 +20,9 @@ export interface AgentHeartbeat {
 export interface AgentHeartbeatStore {
   /** Keeps the latest heartbeat per tenant; an older one never overwrites a newer one. */
   record(heartbeat: AgentHeartbeat): Promise<void>;
-  latest(tenantId: string): Promise<AgentHeartbeat | undefined>;
+  /**
+   * With `maxAgeMs`, an implementation may answer with the latest heartbeat as read up to that
+   * long ago (a cache); without it, the answer is read now.
+   */
+  latest(tenantId: string, options?: { maxAgeMs?: number }): Promise<AgentHeartbeat | undefined>;
 }

@@ -11,7 +11,8 @@ export interface StoredTenantSettings extends TenantSettings {
 }
 
 export interface TenantSettingsStore {
-  get(tenantId: string): Promise<StoredTenantSettings | undefined>;
+  /** With `maxAgeMs`, an implementation may answer with settings read up to that long ago (a cache). */
+  get(tenantId: string, options?: { maxAgeMs?: number }): Promise<StoredTenantSettings | undefined>;
   /**
    * Writes settings. With expectedEtag, fails with ConcurrencyConflictError when another
    * writer got there first; with expectedEtag null, only creates.

@@ -10,7 +10,7 @@ import { LazyTable, statusOf } from "./table-client.js";
 
 const MAX_CONCURRENCY_RETRIES = 20;
 
-async function retryOnConflict<T>(attempt: () => Promise<T | typeof RETRY>): Promise<T> {
+export async function retryOnConflict<T>(attempt: () => Promise<T | typeof RETRY>): Promise<T> {
   for (let i = 0; i < MAX_CONCURRENCY_RETRIES; i++) {
     const r = await attempt();
     if (r !== RETRY) return r;
@@ -18,8 +18,8 @@ async function retryOnConflict<T>(attempt: () => Promise<T | typeof RETRY>): Pro
   }
   throw new ConcurrencyConflictError("too much contention");
 }
-const RETRY = Symbol("retry");
-const isConflict = (e: unknown) => statusOf(e) === 412 || statusOf(e) === 409;
+export const RETRY = Symbol("retry");
+export const isConflict = (e: unknown) => statusOf(e) === 412 || statusOf(e) === 409;
 
 export class TableTenantSettingsStore implements TenantSettingsStore {
   constructor(private readonly t: LazyTable) {}
@@ -142,7 +142,7 @@ interface OperationEntity {
   attempt?: string;
 }
 
-function toEntity(r: OperationRecord): OperationEntity {
+export function toEntity(r: OperationRecord): OperationEntity {
   return {
     operation: r.operation,
     fingerprint: r.fingerprint,
@@ -230,7 +230,7 @@ export class TableOperationStore implements OperationStore {
   }
 
   /** The stored record and its ETag; undefined when there is none. */
-  private async load(tenantId: string, requestId: string): Promise<{ record: OperationRecord; etag: string } | undefined> {
+  async load(tenantId: string, requestId: string): Promise<{ record: OperationRecord; etag: string } | undefined> {
     try {
       const e = await this.t.run((c) => c.getEntity<OperationEntity>(tenantId, requestId));
       return { record: toRecord(tenantId, requestId, e), etag: e.etag };
@@ -241,14 +241,19 @@ export class TableOperationStore implements OperationStore {
   }
 
   /** Replaces the record only if it is still at `etag`. */
-  private async replace(r: OperationRecord, etag: string): Promise<void> {
+  async replace(r: OperationRecord, etag: string): Promise<void> {
     await this.t.run((c) => c.updateEntity({ partitionKey: r.tenantId, rowKey: r.requestId, ...toEntity(r) }, "Replace", { etag }));
   }
 }
 
-// Row keys can't hold '/', '\\', '#', '?': keep the subject readable but safe.
-function rowKeyOf(subject: string): string {
-  return encodeURIComponent(subject).replace(/%/g, "_");
+/**
+ * A subject's rate-limit row. It lives in the operations table, in the tenant's partition, so
+ * that counting an attempt and inserting its record are one entity-group transaction; the
+ * prefix keeps it apart from operation rows (keyed by requestId, a UUID). Row keys can't hold
+ * '/', '\\', '#', '?': keep the subject readable but safe.
+ */
+export function rateLimitRowKey(subject: string): string {
+  return `rate|${encodeURIComponent(subject).replace(/%/g, "_")}`;
 }
 
 function parseAttempts(json: string): number[] {
@@ -266,7 +271,7 @@ function parseWriteIds(json: string | undefined): string[] {
 /** How many recent write ids a rate-limit row keeps: far more than race within one retry loop. */
 const RATE_LIMIT_WRITE_HISTORY = 16;
 
-interface RateLimitRow extends RateLimitSnapshot {
+export interface RateLimitRow extends RateLimitSnapshot {
   /** Ids of the latest writes, each carried forward by the next writer. */
   writes: string[];
 }
@@ -282,9 +287,9 @@ export class TableRateLimiter implements RateLimiter {
     return this.readRow(tenantId, subject);
   }
 
-  private async readRow(tenantId: string, subject: string): Promise<RateLimitRow> {
+  async readRow(tenantId: string, subject: string): Promise<RateLimitRow> {
     try {
-      const e = await this.t.run((c) => c.getEntity<{ attempts: string; writes?: string }>(tenantId, rowKeyOf(subject)));
+      const e = await this.t.run((c) => c.getEntity<{ attempts: string; writes?: string }>(tenantId, rateLimitRowKey(subject)));
       return { attempts: parseAttempts(e.attempts), version: e.etag, writes: parseWriteIds(e.writes) };
     } catch (e) {
       if (statusOf(e) !== 404) throw e;
@@ -292,24 +297,43 @@ export class TableRateLimiter implements RateLimiter {
     }
   }
 
+  /** A snapshot that carries write ids can be written on; one from elsewhere is read afresh. */
+  usable(snapshot: RateLimitSnapshot | undefined): RateLimitRow | undefined {
+    return snapshot !== undefined && isRateLimitRow(snapshot) ? snapshot : undefined;
+  }
+
+  /**
+   * One attempt on the window as `seen`: the decision and, when allowed, the row to write
+   * conditionally on `seen.version` (an insert when there is no row yet).
+   */
+  next(tenantId: string, subject: string, seen: RateLimitRow, now: Date, writeId: string): { decision: RateLimitDecision; entity?: { partitionKey: string; rowKey: string; attempts: string; writes: string } } {
+    // Denials are decided on the snapshot too: a stale one can only hold fewer attempts than stored.
+    const { decision, kept } = decide(seen.attempts, now.getTime(), this.o);
+    if (!decision.allowed) return { decision };
+    const writes = [...seen.writes, writeId].slice(-RATE_LIMIT_WRITE_HISTORY);
+    return { decision, entity: { partitionKey: tenantId, rowKey: rateLimitRowKey(subject), attempts: JSON.stringify(kept), writes: JSON.stringify(writes) } };
+  }
+
+  /** The decision for an attempt already stored under `writeId`, if it is. */
+  alreadyCounted(seen: RateLimitRow, writeId: string, now: Date): RateLimitDecision | undefined {
+    return seen.writes.includes(writeId) ? counted(seen.attempts, now.getTime(), this.o) : undefined;
+  }
+
   async consume(tenantId: string, subject: string, now: Date, snapshot?: RateLimitSnapshot): Promise<RateLimitDecision> {
-    const rowKey = rowKeyOf(subject);
     // Names this attempt's write. A write whose answer was lost is retried by the SDK and then
     // refused (412/409) because it already landed: finding the id stored (or carried forward by
     // a later writer) tells that apart from losing a race, so the attempt counts once.
     const writeId = randomUUID();
     let wrote = false;
     // A snapshot from elsewhere lacks the write ids, which the next write must carry on: read afresh.
-    let given: RateLimitRow | undefined = snapshot !== undefined && isRateLimitRow(snapshot) ? snapshot : undefined;
+    let given = this.usable(snapshot);
     return retryOnConflict(async () => {
       const seen = given ?? (await this.readRow(tenantId, subject));
       given = undefined; // a retry always reads afresh
-      if (wrote && seen.writes.includes(writeId)) return counted(seen.attempts, now.getTime(), this.o);
-      // Denials are decided on the snapshot too: a stale one can only hold fewer attempts than stored.
-      const { decision, kept } = decide(seen.attempts, now.getTime(), this.o);
-      if (!decision.allowed) return decision;
-      const writes = [...seen.writes, writeId].slice(-RATE_LIMIT_WRITE_HISTORY);
-      const entity = { partitionKey: tenantId, rowKey, attempts: JSON.stringify(kept), writes: JSON.stringify(writes) };
+      const done = wrote ? this.alreadyCounted(seen, writeId, now) : undefined;
+      if (done !== undefined) return done;
+      const { decision, entity } = this.next(tenantId, subject, seen, now, writeId);
+      if (entity === undefined) return decision;
       try {
         wrote = true;
         // The ETag makes two instances racing for the last slot: only one write wins.
@@ -334,29 +358,37 @@ function counted(attempts: readonly number[], now: number, o: RateLimitOptions):
   return { allowed: true, retryAfterSeconds: 0, remaining: Math.max(0, o.maxOperations - inWindow(attempts, now, o).length) };
 }
 
+const AUDIT_PREFIX = "audit|";
+
+/**
+ * An audit row's entity. Audit rows live in the operations table, in the tenant's partition,
+ * so an outcome and its audit row are one entity-group transaction; the prefix keeps them
+ * apart from operation rows, and the inverted time after it lists a partition newest first.
+ */
+export function auditEntity(row: AuditRow) {
+  const inverted = String(8_640_000_000_000_000 - row.at.getTime()).padStart(16, "0");
+  return {
+    partitionKey: row.tenantId,
+    rowKey: `${AUDIT_PREFIX}${inverted}_${row.requestId}_${randomUUID().slice(0, 8)}`,
+    requestId: row.requestId,
+    operation: row.operation,
+    initiatorKind: row.initiatorKind,
+    channel: row.channel,
+    cloudAnchor: row.cloudAnchor,
+    outcome: row.outcome,
+    ...(row.reason === undefined ? {} : { reason: row.reason }),
+    durationMs: row.durationMs,
+    at: row.at.toISOString(),
+  };
+}
+
 export class TableAuditLog implements AuditLog {
   constructor(private readonly t: LazyTable) {}
 
   async append(row: AuditRow): Promise<void> {
-    // Inverted time first: a partition lists newest first.
-    const inverted = String(8_640_000_000_000_000 - row.at.getTime()).padStart(16, "0");
-    const rowKey = `${inverted}_${row.requestId}_${randomUUID().slice(0, 8)}`;
+    const entity = auditEntity(row);
     try {
-      await this.t.run((c) =>
-        c.createEntity({
-          partitionKey: row.tenantId,
-          rowKey,
-          requestId: row.requestId,
-          operation: row.operation,
-          initiatorKind: row.initiatorKind,
-          channel: row.channel,
-          cloudAnchor: row.cloudAnchor,
-          outcome: row.outcome,
-          ...(row.reason === undefined ? {} : { reason: row.reason }),
-          durationMs: row.durationMs,
-          at: row.at.toISOString(),
-        }),
-      );
+      await this.t.run((c) => c.createEntity(entity));
     } catch (e) {
       // The key is this append's alone: "already exists" is our insert, applied and retried.
       if (statusOf(e) !== 409) throw e;
@@ -366,7 +398,8 @@ export class TableAuditLog implements AuditLog {
   async list(tenantId: string, limit: number): Promise<AuditRow[]> {
     const rows: AuditRow[] = [];
     await this.t.run(async (c) => {
-      const filter = `PartitionKey eq '${tenantId.replace(/'/g, "''")}'`;
+      // "}" follows "|": the range holds exactly the audit rows.
+      const filter = `PartitionKey eq '${tenantId.replace(/'/g, "''")}' and RowKey gt '${AUDIT_PREFIX}' and RowKey lt 'audit}'`;
       for await (const e of c.listEntities<Omit<AuditRow, "at" | "tenantId"> & { at: string }>({ queryOptions: { filter } })) {
         rows.push({ tenantId, requestId: e.requestId, operation: e.operation, initiatorKind: e.initiatorKind, channel: e.channel, cloudAnchor: e.cloudAnchor, outcome: e.outcome, reason: e.reason, durationMs: e.durationMs, at: new Date(e.at) });
         if (rows.length >= limit) break;
@@ -376,4 +409,5 @@ export class TableAuditLog implements AuditLog {
   }
 }
 
-export const TABLE_NAMES = { settings: "WritebackSettings", heartbeats: "AgentHeartbeats", operations: "PasswordOperations", rateLimits: "RateLimits", audit: "AuditLog" } as const;
+/** Rate-limit and audit rows live in the operations table (see rateLimitRowKey, auditEntity). */
+export const TABLE_NAMES = { settings: "WritebackSettings", heartbeats: "AgentHeartbeats", operations: "PasswordOperations" } as const;

@@ -4,12 +4,13 @@ import { afterAll, test } from "vitest";
 import { RestError, type TableClient } from "@azure/data-tables";
 import { createTableStores } from "../../../shared/adapters/tables/create-table-stores.js";
 import { LazyTable } from "../../../shared/adapters/tables/table-client.js";
-import { TableAuditLog, TableOperationStore, TableRateLimiter } from "../../../shared/adapters/tables/table-stores.js";
+import { TableOperationLedger } from "../../../shared/adapters/tables/table-operation-ledger.js";
+import { rateLimitRowKey, TableAuditLog, TableOperationStore, TableRateLimiter } from "../../../shared/adapters/tables/table-stores.js";
 import { startAzurite, tableConnectionString } from "../../support/azurite.js";
 import { storeContract } from "../../support/contracts/stores.contract.js";
 
 const suffix = randomUUID().replace(/-/g, "").slice(0, 8);
-const names = { settings: `S${suffix}`, heartbeats: `H${suffix}`, operations: `O${suffix}`, rateLimits: `R${suffix}`, audit: `A${suffix}` };
+const names = { settings: `S${suffix}`, heartbeats: `H${suffix}`, operations: `O${suffix}` };
 const peer = await tableConnectionString();
 afterAll(() => peer.stop());
 
@@ -50,7 +51,7 @@ class AnswerLostOnce extends LazyTable {
   constructor(
     connection: ConstructorParameters<typeof LazyTable>[0],
     tableName: string,
-    private readonly method: "createEntity" | "updateEntity" = "createEntity",
+    private readonly method: "createEntity" | "updateEntity" | "submitTransaction" = "createEntity",
   ) {
     super(connection, tableName);
   }
@@ -63,7 +64,8 @@ class AnswerLostOnce extends LazyTable {
             return async (...args: unknown[]) => {
               this.lost = true;
               await (target[this.method] as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-              if (this.method === "createEntity") throw new RestError("The specified entity already exists.", { statusCode: 409 });
+              // A retried transaction fails on its first action, the insert that already landed.
+              if (this.method === "createEntity" || this.method === "submitTransaction") throw new RestError("The specified entity already exists.", { statusCode: 409 });
               throw new RestError("The update condition specified in the request was not satisfied.", { statusCode: 412 });
             };
           }
@@ -128,8 +130,49 @@ test("a rate-limit row written before write ids were kept still counts and limit
   const limiter = new TableRateLimiter(table, { maxOperations: 2, windowSeconds: 3600 });
   const tenantId = randomUUID();
   const now = Date.now();
-  await table.run((c) => c.createEntity({ partitionKey: tenantId, rowKey: "User_old", attempts: JSON.stringify([now - 1000]) }));
+  await table.run((c) => c.createEntity({ partitionKey: tenantId, rowKey: rateLimitRowKey("User_old"), attempts: JSON.stringify([now - 1000]) }));
   assert.equal((await limiter.consume(tenantId, "User_old", new Date(now))).allowed, true);
   assert.equal((await limiter.consume(tenantId, "User_old", new Date(now))).allowed, false);
   assert.deepEqual((await limiter.read(tenantId, "User_old")).attempts, [now - 1000, now]);
+});
+
+test("a ledger transaction whose answer was lost, retried into 409, is this attempt's own: one record, counted once", async () => {
+  const table = new AnswerLostOnce({ connectionString: peer.connectionString }, `T${suffix}`, "submitTransaction");
+  const operations = new TableOperationStore(table);
+  const limiter = new TableRateLimiter(table, { maxOperations: 5, windowSeconds: 3600 });
+  const ledger = new TableOperationLedger(table, operations, limiter);
+  const tenantId = randomUUID();
+  const requestId = randomUUID();
+  const record = { tenantId, requestId, operation: "reset" as const, fingerprint: "f", cloudAnchor: "User_x", initiatorKind: "user" as const, channel: "ssprPortal" as const, status: "pending" as const, startedAt: new Date(), expiresAt: new Date(Date.now() + 120_000), attempt: randomUUID() };
+  const begun = await ledger.begin(record, { subject: "User_x", snapshot: await limiter.read(tenantId, "User_x") });
+  assert.equal(table.lost, true, "the transaction's answer was lost");
+  assert.equal(begun.kind, "created", "not a replay to wait on");
+  assert.equal((await limiter.read(tenantId, "User_x")).attempts.length, 1, "counted once");
+  const done = await operations.complete(tenantId, requestId, { outcome: "succeeded", completedAt: new Date() }, begun.kind === "created" ? begun.begun : undefined);
+  assert.equal(done?.outcome, "succeeded");
+  // The rate-limit row and the record share the tenant's partition of one table, apart by key.
+  assert.equal((await operations.get(tenantId, requestId))?.cloudAnchor, "User_x");
+  assert.equal(rateLimitRowKey("User_x").startsWith("rate|"), true);
+});
+
+test("a completion transaction whose answer was lost, retried and refused, leaves the outcome and exactly one audit row", async () => {
+  const table = new AnswerLostOnce({ connectionString: peer.connectionString }, `U${suffix}`, "submitTransaction");
+  const operations = new TableOperationStore(table);
+  const ledger = new TableOperationLedger(table, operations, new TableRateLimiter(table, { maxOperations: 5, windowSeconds: 3600 }));
+  const audit = new TableAuditLog(table);
+  const tenantId = randomUUID();
+  const requestId = randomUUID();
+  const record = { tenantId, requestId, operation: "reset" as const, fingerprint: "f", cloudAnchor: "User_x", initiatorKind: "user" as const, channel: "ssprPortal" as const, status: "pending" as const, startedAt: new Date(), expiresAt: new Date(Date.now() + 120_000), attempt: randomUUID() };
+  const begun = await operations.begin(record);
+  assert.ok(begun.created);
+  const row = { tenantId, requestId, operation: "reset", initiatorKind: "user", channel: "ssprPortal", cloudAnchor: "User_x", outcome: "succeeded", durationMs: 9, at: new Date() };
+  const done = await ledger.complete(begun.begun, { outcome: "succeeded", completedAt: new Date() }, row);
+  assert.equal(table.lost, true, "the transaction's answer was lost");
+  assert.equal(done.record.status === "fulfilled" ? done.record.value?.outcome : "rejected", "succeeded");
+  assert.equal(done.audit.status, "fulfilled");
+  assert.equal((await operations.get(tenantId, requestId))?.status, "completed");
+  const rows = await audit.list(tenantId, 10);
+  assert.deepEqual(rows.map((r) => r.requestId), [requestId], "one audit row, not two");
+  // Audit rows and operation rows share the partition; each list sees only its own kind.
+  assert.equal((await operations.get(tenantId, requestId))?.cloudAnchor, "User_x");
 });

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { test } from "vitest";
 import type { AgentHeartbeatStore } from "../../../shared/ports/agent-heartbeat-store.port.js";
 import type { AuditLog } from "../../../shared/ports/audit-log.port.js";
+import type { OperationLedger } from "../../../shared/ports/operation-ledger.port.js";
 import type { OperationRecord, OperationStore } from "../../../shared/ports/operation-store.port.js";
 import type { RateLimiter } from "../../../shared/ports/rate-limiter.port.js";
 import { ConcurrencyConflictError, type TenantSettingsStore } from "../../../shared/ports/tenant-settings-store.port.js";
@@ -12,6 +13,7 @@ export interface StoreSet {
   heartbeats: AgentHeartbeatStore;
   operations: OperationStore;
   rateLimiter: RateLimiter;
+  ledger: OperationLedger;
   audit: AuditLog;
 }
 
@@ -107,6 +109,63 @@ export function storeContract(name: string, makeTwo: () => Promise<[StoreSet, St
     assert.ok(denied !== undefined && denied.retryAfterSeconds > 3590 && denied.retryAfterSeconds <= 3600);
     assert.equal((await a.rateLimiter.consume(tenantId, "User_2", now)).allowed, true);
     assert.equal((await a.rateLimiter.consume(tenantId, "User/1#?", new Date(now.getTime() + 3601_000))).allowed, true, "the window rolls");
+  });
+
+  test(`${name}: ledger — begin counts the attempt and stores the record together; a replay or a full window changes nothing`, async () => {
+    const [a, b] = await makeTwo();
+    const tenantId = randomUUID();
+    const subject = "User/ledger";
+    const first = { ...record(tenantId, randomUUID()), attempt: randomUUID() };
+    const begun = await a.ledger.begin(first, { subject, snapshot: await a.rateLimiter.read(tenantId, subject) });
+    assert.equal(begun.kind, "created");
+    assert.equal((await b.operations.get(tenantId, first.requestId))?.status, "pending", "recorded before anything is sent");
+    assert.equal((await b.rateLimiter.read(tenantId, subject)).attempts.length, 1, "counted once");
+    // The record as begun completes on the version the ledger returned, with its audit row.
+    assert.ok(begun.kind === "created");
+    const row = { tenantId, requestId: first.requestId, operation: "reset", initiatorKind: "user", channel: "ssprPortal", cloudAnchor: "User_x", outcome: "succeeded", durationMs: 7, at: new Date() };
+    const done = await a.ledger.complete(begun.begun, { outcome: "succeeded", completedAt: new Date() }, row);
+    assert.equal(done.record.status === "fulfilled" ? done.record.value?.outcome : "rejected", "succeeded");
+    assert.equal(done.audit.status, "fulfilled");
+    assert.deepEqual((await b.audit.list(tenantId, 10)).map((r) => [r.requestId, r.outcome, r.durationMs]), [[first.requestId, "succeeded", 7]]);
+    // A stale begun version (the outcome is already in): the first outcome stays, the audit row is still written.
+    const late = await b.ledger.complete(begun.begun, { outcome: "AGENT_TIMEOUT", completedAt: new Date() }, { ...row, outcome: "AGENT_TIMEOUT", at: new Date(row.at.getTime() + 1000) });
+    assert.equal(late.record.status === "fulfilled" ? late.record.value?.outcome : "rejected", "succeeded", "first outcome wins");
+    assert.equal((await a.operations.get(tenantId, first.requestId))?.outcome, "succeeded");
+    assert.deepEqual((await a.audit.list(tenantId, 10)).map((r) => r.outcome), ["AGENT_TIMEOUT", "succeeded"]);
+
+    // The same requestId from another attempt: the stored record, and no count.
+    const again = await b.ledger.begin({ ...first, attempt: randomUUID() }, { subject });
+    assert.equal(again.kind, "exists");
+    assert.equal(again.kind === "exists" ? again.existing.outcome : undefined, "succeeded");
+    assert.equal((await a.rateLimiter.read(tenantId, subject)).attempts.length, 1, "a replay is not counted");
+
+    // Fill the window (5), then one more: limited, and neither a record nor a count is written.
+    for (let i = 0; i < 4; i++) assert.equal((await (i % 2 === 0 ? a : b).ledger.begin(record(tenantId, randomUUID()), { subject })).kind, "created");
+    const refused = record(tenantId, randomUUID());
+    const limited = await a.ledger.begin(refused, { subject, snapshot: await b.rateLimiter.read(tenantId, subject) });
+    assert.equal(limited.kind, "limited");
+    assert.ok(limited.kind === "limited" && !limited.decision.allowed && limited.decision.retryAfterSeconds > 3590);
+    assert.equal(await a.operations.get(tenantId, refused.requestId), undefined, "a refused attempt leaves no record");
+    assert.equal((await a.rateLimiter.read(tenantId, subject)).attempts.length, 5);
+  });
+
+  test(`${name}: ledger — across two instances with stale snapshots, exactly the maximum begins, each with its record`, async () => {
+    const [a, b] = await makeTwo();
+    const tenantId = randomUUID();
+    const subject = "User/race";
+    const snapshots = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).rateLimiter.read(tenantId, subject)));
+    const records = snapshots.map(() => ({ ...record(tenantId, randomUUID()), attempt: randomUUID() }));
+    const results = await Promise.all(records.map((r, i) => (i % 2 === 0 ? a : b).ledger.begin(r, { subject, snapshot: snapshots[i] })));
+    assert.equal(results.filter((r) => r.kind === "created").length, 5);
+    assert.equal(results.filter((r) => r.kind === "limited").length, 7);
+    const stored = await Promise.all(records.map((r) => a.operations.get(tenantId, r.requestId)));
+    assert.deepEqual(stored.map((s) => s !== undefined), results.map((r) => r.kind === "created"), "a record exactly for each counted attempt");
+    assert.equal((await b.rateLimiter.read(tenantId, subject)).attempts.length, 5);
+    // Two instances begin the same requestId at once: one creates, the other sees it.
+    const same = record(tenantId, randomUUID());
+    const pair = await Promise.all([a.ledger.begin({ ...same, attempt: randomUUID() }, { subject: "User/other" }), b.ledger.begin({ ...same, attempt: randomUUID() }, { subject: "User/other" })]);
+    assert.deepEqual(pair.map((r) => r.kind).sort(), ["created", "exists"]);
+    assert.equal((await a.rateLimiter.read(tenantId, "User/other")).attempts.length, 1, "the duplicate is not counted");
   });
 
   test(`${name}: heartbeats — the newest received wins; the agent's clock does not decide`, async () => {
