@@ -16,6 +16,9 @@ export interface LatencyLevel {
   throughputPerSecond: number;
   /** CPU used per process during the level, in % of one core (Linux /proc; empty elsewhere). */
   cpuPercent?: Record<string, number>;
+  /** Runs on Table storage: Table calls per reset during the level, and rounds (calls started while none was in flight) per reset. */
+  tableCallsPerReset?: number;
+  tableRoundsPerReset?: number;
 }
 
 export interface MemorySample {

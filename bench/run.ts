@@ -17,7 +17,7 @@ import { cpuProbe, memorySample, remoteLoad, type LatencyLevel, type MemorySampl
 import { measureRelayCeiling } from "./measure-relay-ceiling.js";
 import { measureMessageSizes } from "./measure-sizes.js";
 import { measureSync } from "./measure-sync.js";
-import { benchMode, judge, renderMarkdown } from "./report.js";
+import { benchMode, judge, productionPath, renderMarkdown } from "./report.js";
 
 setFlagsFromString("--expose-gc");
 (globalThis as { gc?: () => void }).gc = runInNewContext("gc") as () => void;
@@ -31,8 +31,8 @@ try {
 }
 const { quick, record, folder } = mode;
 const profile = quick
-  ? { cryptoSeconds: 0.5, sizeSamples: 1000, coldRuns: 3, warmUp: { memory: 1500, azurite: 300, ceiling: 1000 }, levels: [[1, 100], [10, 200], [50, 400], [100, 400]], azuriteLevels: [[1, 100], [10, 200], [50, 400], [100, 400]], ceilingLevels: [[1, 100], [50, 1000]], memoryRequests: 1000, users: 200 }
-  : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, warmUp: { memory: 12_000, azurite: 300, ceiling: 3000 }, levels: [[1, 500], [10, 2000], [50, 10_000], [100, 4000]], azuriteLevels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], ceilingLevels: [[1, 500], [50, 5000]], memoryRequests: 10_000, users: 500 };
+  ? { cryptoSeconds: 0.5, sizeSamples: 1000, coldRuns: 3, warmUp: { memory: 1500, azurite: 300, ceiling: 1000 }, levels: [[1, 100], [10, 200], [50, 400], [100, 400]], azuriteLevels: [[1, 100], [10, 200], [50, 400], [100, 400]], ceilingLevels: [[1, 100], [50, 1000]], splitLevels: [[10, 300], [50, 400]], memoryRequests: 1000, users: 200 }
+  : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, warmUp: { memory: 12_000, azurite: 300, ceiling: 3000 }, levels: [[1, 500], [10, 2000], [50, 10_000], [100, 4000]], azuriteLevels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], ceilingLevels: [[1, 500], [50, 5000]], splitLevels: [[10, 2000], [50, 4000]], memoryRequests: 10_000, users: 500 };
 const root = new URL("..", import.meta.url);
 const log = (s: string) => console.log(`[bench] ${s}`);
 
@@ -79,8 +79,15 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean, lay
       const sampleAround = layout.sampleCeilingAround50 === true && concurrency === 50;
       if (sampleAround) sampleCeiling("before concurrency 50");
       const cpu = cpuProbe(() => stack.agent.pid(), self, "agent", { [load.pid ?? -1]: "load generator" });
+      const tablesBefore = await stack.metrics();
       const level = { ...(await load.level(concurrency, requests)) };
       level.cpuPercent = cpu();
+      if (tables === "azurite") {
+        const tablesAfter = await stack.metrics();
+        level.tableCallsPerReset = Math.round(((tablesAfter.tableCalls - tablesBefore.tableCalls) / requests) * 100) / 100;
+        // With one request in flight, a round (a call started while none was in flight) is a sequential round trip.
+        level.tableRoundsPerReset = Math.round(((tablesAfter.tableRounds - tablesBefore.tableRounds) / requests) * 100) / 100;
+      }
       if (sampleAround) {
         // Let the agent and the load generator go idle first (measured: 0–4 % of a core then).
         await new Promise((r) => setTimeout(r, 500));
@@ -89,7 +96,7 @@ async function runStack(tables: "memory" | "azurite", followMemory: boolean, lay
       levels.push(level);
       done += requests;
       if (followMemory) memory.push(memorySample(stack, done));
-      log(`[${tables} tables] concurrency ${concurrency}: p50 ${level.p50Ms} ms, p95 ${level.p95Ms} ms, p99 ${level.p99Ms} ms, ${level.throughputPerSecond}/s, failures ${JSON.stringify(level.failures)}, CPU % of a core ${JSON.stringify(level.cpuPercent)}`);
+      log(`[${tables} tables, peer ${layout.serviceBusPeer}] concurrency ${concurrency}: p50 ${level.p50Ms} ms, p95 ${level.p95Ms} ms, p99 ${level.p99Ms} ms, ${level.throughputPerSecond}/s, failures ${JSON.stringify(level.failures)}, CPU % of a core ${JSON.stringify(level.cpuPercent)}${level.tableCallsPerReset === undefined ? "" : `, Table calls per reset ${level.tableCallsPerReset} in ${level.tableRoundsPerReset} rounds`}`);
     }
     const after = (await stack.metrics());
     const counters = { keyVaultGets: after.keyVaultGets - before.keyVaultGets, tableCalls: after.tableCalls - before.tableCalls, requests: done };
@@ -117,14 +124,21 @@ for (const l of ceiling) log(`relay alone (echo agent), concurrency ${l.concurre
 // As `npm start` runs it (Service Bus peer in the function app's process); the clients apart.
 const levels = profile.levels as [number, number][];
 const relayPath = await runStack("memory", false, { serviceBusPeer: "in-process", levels, sampleCeilingAround50: true });
-const withAzurite = await runStack("azurite", true, { serviceBusPeer: "in-process", levels: profile.azuriteLevels as [number, number][] });
-// Full runs: concurrency 50 again with the peer in a process of its own, so the CPU each part
-// spends per reset (function app, peer, agent, load generator) can be read apart.
-const cpuSplit = quick ? undefined : (await runStack("memory", false, { serviceBusPeer: "own-process", levels: [[50, 4000]] })).levels[0];
+// The production-shaped path: Table storage (Azurite), with the Service Bus peer in a process
+// of its own so that the function app's own CPU per reset can be read apart (as in Azure,
+// where Service Bus is not on the function app's cores).
+const withAzurite = await runStack("azurite", true, { serviceBusPeer: "own-process", levels: profile.azuriteLevels as [number, number][] });
+// The in-memory path laid out the same way (peer in its own process), at concurrency 10 (to
+// compare with the Azurite run's judged level) and 50 (the CPU each part spends per reset).
+const split = await runStack("memory", false, { serviceBusPeer: "own-process", levels: profile.splitLevels as [number, number][] });
+const cpuSplit = split.levels.find((l) => l.concurrency === 50);
+const memoryAtTen = split.levels.find((l) => l.concurrency === 10);
 if (cpuSplit !== undefined) log(`peer in its own process, concurrency 50: ${cpuSplit.throughputPerSecond}/s, CPU % of a core ${JSON.stringify(cpuSplit.cpuPercent)}`);
 const syncUsers = quick ? 2000 : 10_000;
 const sync = measureSync(syncUsers);
 log(sync === undefined ? "sync store measurement failed" : `sync store, ${syncUsers} users: full refresh ${sync.fullRefresh.ms} ms, incremental after ${sync.incrementalRefresh.changes} changes ${sync.incrementalRefresh.ms} ms, RSS ${sync.memory.rssAfterMiB} MiB`);
+const azurite = productionPath(withAzurite.levels, memoryAtTen, withAzurite.counters);
+log(`production-shaped path (Azurite) at concurrency 10: function app ${azurite.functionAppCpuMsPerReset} ms of CPU per reset (in-memory stores, same layout: ${azurite.inMemoryFunctionAppCpuMsPerReset} ms); ${azurite.tableCallsPerReset} Table calls per reset in ${azurite.sequentialTableRounds} sequential rounds`);
 const crypto = medianCeiling(cryptoSamples);
 log(`RSA-2048 OAEP ceiling (median of ${cryptoSamples.length} samples): ${crypto.rsaDecryptsPerSecond} decrypts/s`);
 const perThousand = (n: number, of: number) => Math.round((n / Math.max(1, of)) * 1000 * 100) / 100;
@@ -139,6 +153,7 @@ const results = {
   relayCeiling: ceiling,
   endToEnd: relayPath.levels,
   endToEndWithAzurite: withAzurite.levels,
+  azurite,
   cpuSplit,
   perThousandRequests: {
     keyVaultGets: perThousand(relayPath.counters.keyVaultGets + withAzurite.counters.keyVaultGets, relayPath.counters.requests + withAzurite.counters.requests),

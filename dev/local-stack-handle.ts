@@ -39,7 +39,7 @@ export interface LocalStackHandle {
     pid(): number | undefined;
   };
   /** Counters for the benchmark: Key Vault GETs served, Table SDK calls made, Service Bus peer counters. */
-  metrics(): Promise<{ keyVaultGets: number; tableCalls: number; serviceBus: Record<string, number> }>;
+  metrics(): Promise<{ keyVaultGets: number; tableCalls: number; tableRounds: number; serviceBus: Record<string, number> }>;
   /** Everything the function app logged so far. */
   functionLogs(): string;
   /** Audit rows of the demo tenant, newest first. */

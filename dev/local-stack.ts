@@ -23,7 +23,7 @@ import { ERROR_CATALOG } from "../shared/errors/catalog.js";
 import { startAzurite } from "./azurite.js";
 import { createMemoryStores } from "../shared/adapters/memory/create-memory-stores.js";
 import { DEMO_DOMAIN, DEMO_TENANT_ID, DEMO_USERS, demoDirectorySeed, demoSyncObjects, loadUsers, userRef } from "./demo-tenant.js";
-import { tableCallCount } from "../shared/adapters/tables/table-call-counter.js";
+import { tableCallCount, tableRoundCount } from "../shared/adapters/tables/table-call-counter.js";
 import { DEV_AUDIENCE, DEV_ISSUER, loadDevTokenIssuer } from "./dev-token-issuer.js";
 import type { LocalStackHandle } from "./local-stack-handle.js";
 import { freePort, stopChild, waitFor } from "./processes.js";
@@ -320,7 +320,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         logFile: agentLogFile,
         pid: () => (agent !== undefined && agent.exitCode === null ? agent.pid : undefined),
       },
-      metrics: async () => ({ keyVaultGets: Object.values(keyVault.stats().gets).reduce((a, b) => a + b, 0), tableCalls: tableCallCount(), serviceBus: { ...(await serviceBus.stats()) } }),
+      metrics: async () => ({ keyVaultGets: Object.values(keyVault.stats().gets).reduce((a, b) => a + b, 0), tableCalls: tableCallCount(), tableRounds: tableRoundCount(), serviceBus: { ...(await serviceBus.stats()) } }),
       functionLogs: () => logs.join(""),
       async auditRows() {
         const rows = await built.services.audit.list(DEMO_TENANT_ID, 1000);
