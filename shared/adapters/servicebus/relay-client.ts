@@ -25,6 +25,12 @@ export interface ServiceBusRelayClientOptions<TReply> {
   lateReplyGraceMs?: number;
   /** Delays between attempts to open a reply the opener could not verify yet (a vault outage). */
   verifyRetryDelaysMs?: readonly number[];
+  /**
+   * Tenant queues with an open sender (an AMQP link each) at most: beyond it the least
+   * recently used idle sender is closed, so links and memory do not grow with the number of
+   * tenants a deployment serves. Default 256.
+   */
+  maxSenders?: number;
 }
 
 interface SentRequest {
@@ -36,12 +42,19 @@ interface SentRequest {
   answered?: boolean;
 }
 
+interface OpenSender {
+  sender: BatchingSender;
+  /** Sends not settled yet: a sender is closed only when idle. */
+  inFlight: number;
+}
+
 interface Waiter<TReply> {
   tenantId: string;
   resolve(reply: TReply): void;
 }
 
 const RECEIVER_RESTART_DELAY_MS = 500;
+const DEFAULT_MAX_SENDERS = 256;
 // The session receiver lives as long as the instance: renew its lock for ~24 days.
 const SESSION_LOCK_RENEWAL_MS = 2 ** 31 - 1;
 
@@ -62,7 +75,8 @@ const SESSION_LOCK_RENEWAL_MS = 2 ** 31 - 1;
  */
 export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
   private readonly waiters = new Map<string, Waiter<TReply>>();
-  private readonly senders = new Map<string, BatchingSender>();
+  /** By queue, least recently used first. */
+  private readonly senders = new Map<string, OpenSender>();
   private readonly counters: RelayClientStats = { sent: 0, repliesMatched: 0, lateReplies: 0, rejectedReplies: 0, unexpectedReplies: 0, timeouts: 0 };
   /** What this instance sent, by correlation id, in sending order: the only replies worth opening. */
   private readonly sentRequests = new Map<string, SentRequest>();
@@ -128,23 +142,56 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
 
   private async send(request: RelayRequest): Promise<void> {
     const queue = tenantQueueName(request.tenantId);
-    let sender = this.senders.get(queue);
-    if (sender === undefined) {
-      sender = new BatchingSender(this.o.client.createSender(queue));
-      this.senders.set(queue, sender);
-    }
+    const open = this.senderFor(queue);
     const ttl = Math.max(1000, request.expiresAt.getTime() - Date.now());
-    await sender.send({
-      body: Buffer.from(request.body),
-      messageId: request.requestId,
-      correlationId: request.requestId,
-      contentType: "application/vnd.writeback.envelope",
-      replyTo: this.o.repliesQueue,
-      replyToSessionId: this.o.instanceId,
-      timeToLive: ttl,
-      applicationProperties: { tenantId: request.tenantId },
-    });
+    open.inFlight += 1;
+    try {
+      await open.sender.send({
+        body: Buffer.from(request.body),
+        messageId: request.requestId,
+        correlationId: request.requestId,
+        contentType: "application/vnd.writeback.envelope",
+        replyTo: this.o.repliesQueue,
+        replyToSessionId: this.o.instanceId,
+        timeToLive: ttl,
+        applicationProperties: { tenantId: request.tenantId },
+      });
+    } finally {
+      open.inFlight -= 1;
+      // Senders kept past the bound while all were busy are closed once idle.
+      if (this.senders.size > (this.o.maxSenders ?? DEFAULT_MAX_SENDERS)) this.closeIdleSenders(open);
+    }
     this.counters.sent += 1;
+  }
+
+  /** The queue's sender, now the most recently used; closes idle ones past maxSenders. */
+  private senderFor(queue: string): OpenSender {
+    let open = this.senders.get(queue);
+    if (open !== undefined) {
+      this.senders.delete(queue);
+      this.senders.set(queue, open);
+      return open;
+    }
+    open = { sender: new BatchingSender(this.o.client.createSender(queue)), inFlight: 0 };
+    this.senders.set(queue, open);
+    this.closeIdleSenders(open);
+    return open;
+  }
+
+  /** Closes idle senders, least recently used first, until at most maxSenders are open (`keep` stays). */
+  private closeIdleSenders(keep: OpenSender): void {
+    const max = this.o.maxSenders ?? DEFAULT_MAX_SENDERS;
+    for (const [name, candidate] of this.senders) {
+      if (this.senders.size <= max) break;
+      if (candidate === keep || candidate.inFlight > 0) continue;
+      this.senders.delete(name);
+      candidate.sender.close().catch((e: unknown) => this.o.logger.warn("closing an idle sender failed", { queue: name, code: toRelayError(e, "this tenant").code }));
+    }
+  }
+
+  /** Tenant queues with an open sender now (bounded by maxSenders, except while all are busy). */
+  get openSenders(): number {
+    return this.senders.size;
   }
 
   private async openReceiver(): Promise<void> {
@@ -267,7 +314,7 @@ export class ServiceBusRelayClient<TReply> implements RelayClient<TReply> {
   async close(): Promise<void> {
     this.closed = true;
     await this.receiver?.close().catch(() => {});
-    for (const sender of this.senders.values()) await sender.close().catch(() => {});
+    for (const open of this.senders.values()) await open.sender.close().catch(() => {});
     this.senders.clear();
   }
 }
