@@ -123,7 +123,8 @@ export function cpuProbe(agentPid: () => number | undefined, selfLabel = "functi
     const at = performance.now();
     const seconds = (at - lastAt) / 1000;
     const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(now)) out[k] = Math.round(((v - (last[k] ?? v)) / TICKS_PER_SECOND / seconds) * 100);
+    // One decimal: at a few resets per second (a loaded machine, Azurite) whole percents are too coarse for CPU per reset.
+    for (const [k, v] of Object.entries(now)) out[k] = Math.round(((v - (last[k] ?? v)) / TICKS_PER_SECOND / seconds) * 1000) / 10;
     last = now;
     lastAt = at;
     return out;

@@ -15,6 +15,7 @@ import { measureColdImport } from "./measure-cold-start.js";
 import { measureCryptoCeiling, medianCeiling, type CryptoCeilingSample } from "./measure-crypto.js";
 import { cpuProbe, memorySample, remoteLoad, type LatencyLevel, type MemorySample } from "./measure-end-to-end.js";
 import { measureRelayCeiling } from "./measure-relay-ceiling.js";
+import { measureTenantScale } from "./measure-tenant-scale.js";
 import { measureMessageSizes } from "./measure-sizes.js";
 import { measureSync } from "./measure-sync.js";
 import { benchMode, judge, productionPath, renderMarkdown } from "./report.js";
@@ -31,8 +32,8 @@ try {
 }
 const { quick, record, folder } = mode;
 const profile = quick
-  ? { cryptoSeconds: 0.5, sizeSamples: 1000, coldRuns: 3, warmUp: { memory: 1500, azurite: 300, ceiling: 1000 }, levels: [[1, 100], [10, 200], [50, 400], [100, 400]], azuriteLevels: [[1, 100], [10, 200], [50, 400], [100, 400]], ceilingLevels: [[1, 100], [50, 1000]], splitLevels: [[10, 300], [50, 400]], memoryRequests: 1000, users: 200 }
-  : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, warmUp: { memory: 12_000, azurite: 300, ceiling: 3000 }, levels: [[1, 500], [10, 2000], [50, 10_000], [100, 4000]], azuriteLevels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], ceilingLevels: [[1, 500], [50, 5000]], splitLevels: [[10, 2000], [50, 4000]], memoryRequests: 10_000, users: 500 };
+  ? { cryptoSeconds: 0.5, sizeSamples: 1000, coldRuns: 3, warmUp: { memory: 1500, azurite: 300, ceiling: 1000 }, levels: [[1, 100], [10, 200], [50, 400], [100, 400]], azuriteLevels: [[1, 100], [10, 200], [50, 400], [100, 400]], ceilingLevels: [[1, 100], [50, 1000]], splitLevels: [[10, 300], [50, 400]], tenantCounts: [1, 10, 100], tenantRequests: 300, memoryRequests: 1000, users: 200 }
+  : { cryptoSeconds: 2, sizeSamples: 1000, coldRuns: 7, warmUp: { memory: 12_000, azurite: 300, ceiling: 3000 }, levels: [[1, 500], [10, 2000], [50, 10_000], [100, 4000]], azuriteLevels: [[1, 500], [10, 2000], [50, 4000], [100, 4000]], ceilingLevels: [[1, 500], [50, 5000]], splitLevels: [[10, 2000], [50, 4000]], tenantCounts: [1, 100, 1000], tenantRequests: 3000, memoryRequests: 10_000, users: 500 };
 const root = new URL("..", import.meta.url);
 const log = (s: string) => console.log(`[bench] ${s}`);
 
@@ -139,6 +140,9 @@ const sync = measureSync(syncUsers);
 log(sync === undefined ? "sync store measurement failed" : `sync store, ${syncUsers} users: full refresh ${sync.fullRefresh.ms} ms, incremental after ${sync.incrementalRefresh.changes} changes ${sync.incrementalRefresh.ms} ms, RSS ${sync.memory.rssAfterMiB} MiB`);
 const azurite = productionPath(withAzurite.levels, memoryAtTen, withAzurite.counters);
 log(`production-shaped path (Azurite) at concurrency 10: function app ${azurite.functionAppCpuMsPerReset} ms of CPU per reset (in-memory stores, same layout: ${azurite.inMemoryFunctionAppCpuMsPerReset} ms); ${azurite.tableCallsPerReset} Table calls per reset in ${azurite.sequentialTableRounds} sequential rounds`);
+// Many tenants: function-app CPU per reset and memory from 1 to 1,000 tenants (quick: 100).
+const tenantScale = await measureTenantScale(profile.tenantCounts, profile.tenantRequests, { log: (line) => log(`[tenant scale] ${line}`) });
+for (const l of tenantScale.levels) log(`${l.tenants} tenants: ${l.functionAppCpuMsPerReset} ms of function-app CPU per reset, ${l.throughputPerSecond}/s, RSS ${l.functionAppRssMb} MB (heap ${l.functionAppHeapMb} MB), failures ${JSON.stringify(l.failures)}`);
 const crypto = medianCeiling(cryptoSamples);
 log(`RSA-2048 OAEP ceiling (median of ${cryptoSamples.length} samples): ${crypto.rsaDecryptsPerSecond} decrypts/s`);
 const perThousand = (n: number, of: number) => Math.round((n / Math.max(1, of)) * 1000 * 100) / 100;
@@ -154,6 +158,7 @@ const results = {
   endToEnd: relayPath.levels,
   endToEndWithAzurite: withAzurite.levels,
   azurite,
+  tenantScale,
   cpuSplit,
   perThousandRequests: {
     keyVaultGets: perThousand(relayPath.counters.keyVaultGets + withAzurite.counters.keyVaultGets, relayPath.counters.requests + withAzurite.counters.requests),
