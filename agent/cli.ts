@@ -6,6 +6,7 @@ import { RegisterError } from "./commands/register.js";
 import { AgentKeyError } from "./core/agent-key-store.js";
 import type { ImportFormat } from "./sync/cloud-user-import.js";
 import { SyncFileError } from "./sync/sync-file-format.js";
+import { BackendTrustError } from "./core/backend-trust.js";
 import { AGENT_VERSION } from "./version.js";
 
 /** What the program writes to and how it exits; tests give their own. */
@@ -21,6 +22,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 /** What each command does once its flags are parsed; main.ts binds the real implementations. */
 export interface CommandHandlers {
   register(config: AgentConfig, o: { backend?: string | undefined; token?: string | undefined; force: boolean }): Promise<number>;
+  pinBackendKey(config: AgentConfig, o: { backend?: string | undefined; token?: string | undefined; expectKeyId?: string | undefined }): Promise<number>;
   run(config: AgentConfig, o: { logFile?: string | undefined }): Promise<number>;
   status(config: AgentConfig): Promise<number>;
   check(config: AgentConfig, o: { sample?: string | undefined }): Promise<number>;
@@ -65,6 +67,16 @@ export function buildAgentProgram(io: CliIo, handlers: CommandHandlers, setExit:
     .option("--force", "replace an existing key pair", false)
     .action(async (o: { config: string; backend?: string; token?: string; force: boolean }) => {
       setExit(await handlers.register(load(o.config), { backend: o.backend, token: o.token, force: o.force }));
+    });
+
+  configure(program.command("pin-backend-key"))
+    .description("pin the backend's control-signing key again, keeping this agent's key pair (an agent from before signed control messages, or one further behind than a signing-key update carries)")
+    .addOption(configOption())
+    .option("--backend <url>", "the backend API base URL (default: backendUrl in the configuration)")
+    .option("--token <token>", "an admin bearer token (prefer WRITEBACK_ADMIN_TOKEN: flags show in the process list)")
+    .option("--expect-key-id <id>", "refuse unless the backend's key has this id (16 hex digits, obtained out of band)")
+    .action(async (o: { config: string; backend?: string; token?: string; expectKeyId?: string }) => {
+      setExit(await handlers.pinBackendKey(load(o.config), { backend: o.backend, token: o.token, expectKeyId: o.expectKeyId }));
     });
 
   configure(program.command("run"))
@@ -120,7 +132,7 @@ export async function runAgentCli(argv: readonly string[], io: CliIo, handlers: 
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
       return EXIT.usage;
     }
-    if (e instanceof AgentConfigError || e instanceof RegisterError || e instanceof AgentKeyError || e instanceof SyncFileError) {
+    if (e instanceof AgentConfigError || e instanceof RegisterError || e instanceof AgentKeyError || e instanceof SyncFileError || e instanceof BackendTrustError) {
       io.err(`${e.message}\n`);
       return EXIT.failed;
     }

@@ -7,8 +7,9 @@ import type { Logger } from "../shared/ports/logger.port.js";
 import { EXIT, runAgentCli, type CliIo, type CommandHandlers } from "./cli.js";
 import type { AgentConfig } from "./config/agent-config.js";
 import { checkAgent } from "./commands/check.js";
-import { registerAgent } from "./commands/register.js";
+import { pinBackendKey, registerAgent } from "./commands/register.js";
 import { syncCommand } from "./commands/sync.js";
+import { BackendTrust, BackendTrustError } from "./core/backend-trust.js";
 import { AgentKeyStore } from "./core/agent-key-store.js";
 import { HeartbeatBuilder } from "./core/heartbeat-builder.js";
 import { jsonLinesLogger, redactingLogger } from "./core/redacting-logger.js";
@@ -16,7 +17,7 @@ import { createDirectory } from "./directory/create-directory.js";
 import { RotatingLogFile } from "./logging/rotating-log-file.js";
 import { FileSyncStore } from "./sync/file-sync-store.js";
 import { AgentRelayTransport } from "./transport/relay-transport.js";
-import { startAgent } from "./runtime.js";
+import { backendKeyFile, startAgent } from "./runtime.js";
 import { AGENT_VERSION } from "./version.js";
 
 const io: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), env: process.env };
@@ -63,8 +64,20 @@ const handlers: CommandHandlers = {
       io.err("register needs --backend (or backendUrl in the configuration) and an admin token (WRITEBACK_ADMIN_TOKEN, or piped on stdin)\n");
       return EXIT.usage;
     }
-    const r = await registerAgent({ tenantId: config.tenantId, agentId: config.agentId, backendUrl, adminToken, privateKeyFile: config.keys.privateKeyFile, passphrase: config.keys.passphrase, force: o.force });
-    io.out(`Registered. Private key: ${r.privateKeyFile} (mode 0600). Package key delivery: ${r.keyDelivery}.\n`);
+    const r = await registerAgent({ tenantId: config.tenantId, agentId: config.agentId, backendUrl, adminToken, privateKeyFile: config.keys.privateKeyFile, passphrase: config.keys.passphrase, backendKeyFile: backendKeyFile(config), force: o.force });
+    io.out(`Registered. Private key: ${r.privateKeyFile} (mode 0600). Backend signing key pinned: ${r.backendKeyId}. Package key delivery: ${r.keyDelivery}.\n`);
+    return EXIT.ok;
+  },
+
+  async pinBackendKey(config, o) {
+    const backendUrl = o.backend ?? config.backendUrl;
+    const adminToken = o.token ?? process.env.WRITEBACK_ADMIN_TOKEN;
+    if (backendUrl === undefined || adminToken === undefined) {
+      io.err("pin-backend-key needs --backend (or backendUrl in the configuration) and an admin token (WRITEBACK_ADMIN_TOKEN or --token)\n");
+      return EXIT.usage;
+    }
+    const r = await pinBackendKey({ tenantId: config.tenantId, agentId: config.agentId, backendUrl, adminToken, privateKeyFile: config.keys.privateKeyFile, passphrase: config.keys.passphrase, backendKeyFile: backendKeyFile(config), expectKeyId: o.expectKeyId });
+    io.out(`Backend signing key pinned: ${r.backendKeyId}. Restart the agent to use it.\n`);
     return EXIT.ok;
   },
 
@@ -97,6 +110,7 @@ const handlers: CommandHandlers = {
           keyState: keys.stateStatus,
           packageKeyVersions: keys.heldVersions(new Date()),
           currentKeyVersion: keys.currentVersion() ?? null,
+          backendSigningKeyId: await BackendTrust.open(backendKeyFile(config), config.tenantId).then((t) => t.keyId, (e: unknown) => (e instanceof BackendTrustError ? e.code : "unreadable")),
           syncStoreObjects: sync.size,
           directory: config.directory.kind === "embedded" ? "embedded" : config.directory.domains.map((d) => d.domain),
           heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
@@ -119,7 +133,8 @@ const handlers: CommandHandlers = {
     const directory = await createDirectory(config.directory, { logger: log.logger });
     const client = createServiceBusClient({ connectionString: config.serviceBus.connectionString });
     const transport = new AgentRelayTransport({ client, tenantId: config.tenantId, tenantQueue: tenantQueueName(config.tenantId), eventsQueue: config.serviceBus.eventsQueue, maxConcurrentRequests: 1, logger: log.logger });
-    const heartbeat = new HeartbeatBuilder({ tenantId: config.tenantId, agentId: config.agentId, agentVersion: AGENT_VERSION, directory, keys });
+    const trust = await BackendTrust.open(backendKeyFile(config), config.tenantId);
+    const heartbeat = new HeartbeatBuilder({ tenantId: config.tenantId, agentId: config.agentId, agentVersion: AGENT_VERSION, directory, keys, trust });
     const sampleDn = (domain: string) => o.sample ?? (config.directory.kind === "ldap" ? config.directory.domains.find((d) => d.domain.toLowerCase() === domain)?.sampleDn : undefined);
     const lines = await checkAgent({ client, tenantQueue: config.serviceBus.tenantQueue ?? tenantQueueName(config.tenantId), directory, sampleDn, sendTestEvent: async () => transport.sendEvent(await heartbeat.encode()) });
     for (const l of lines) io.out(`${l.ok ? "ok  " : "FAIL"} ${l.check}: ${l.detail}\n`);

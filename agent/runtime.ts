@@ -1,3 +1,4 @@
+import { dirname, join } from "node:path";
 import type { ServiceBusClient } from "@azure/service-bus";
 import { createServiceBusClient } from "../shared/adapters/servicebus/connection.js";
 import { tenantQueueName } from "../shared/adapters/servicebus/queue-names.js";
@@ -5,6 +6,7 @@ import type { Logger } from "../shared/ports/logger.port.js";
 import type { AgentConfig } from "./config/agent-config.js";
 import { signAgentEvent } from "./core/agent-events.js";
 import { AgentKeyStore } from "./core/agent-key-store.js";
+import { BackendTrust } from "./core/backend-trust.js";
 import { CloudClock } from "./core/cloud-clock.js";
 import { HeartbeatBuilder } from "./core/heartbeat-builder.js";
 import { RequestProcessor } from "./core/request-processor.js";
@@ -20,6 +22,10 @@ import { errorCode } from "../shared/errors/error-code.js";
 
 function isSourceAnchorLocator(d: DirectoryService): d is DirectoryService & SourceAnchorLocator {
   return typeof (d as Partial<SourceAnchorLocator>).findBySourceAnchor === "function";
+}
+
+export function backendKeyFile(config: AgentConfig): string {
+  return config.keys.backendKeyFile ?? join(dirname(config.keys.privateKeyFile), "backend-signing-key.json");
 }
 
 export interface RunningAgent {
@@ -48,6 +54,8 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   if (config.serviceBus.connectionString === undefined && options.serviceBusClient === undefined) {
     throw new Error("serviceBus.connectionString (or WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING) is required to run");
   }
+  // Without a pinned backend signing key every control message would be refused: stop here with a clear code.
+  const trust = await BackendTrust.open(backendKeyFile(config), config.tenantId);
   const keys = await AgentKeyStore.open({ privateKeyFile: config.keys.privateKeyFile, stateFile: config.keys.stateFile, ...(config.keys.passphrase === undefined ? {} : { passphrase: config.keys.passphrase }) });
   if (keys.stateStatus === "unreadable") logger.warn("key state unreadable (new key pair?): starting without package keys; the backend redelivers on the first heartbeat");
   const directory = options.directory ?? (await createDirectory(config.directory, { logger }));
@@ -55,8 +63,8 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   const cloudClock = new CloudClock();
   const identity = { tenantId: config.tenantId, agentId: config.agentId, agentVersion: AGENT_VERSION };
   const locator = isSourceAnchorLocator(directory) ? directory : undefined;
-  const processor = new RequestProcessor({ ...identity, keys, directory, syncStore, locator, logger, cloudClock });
-  const heartbeat = new HeartbeatBuilder({ ...identity, directory, keys, cloudClock });
+  const processor = new RequestProcessor({ ...identity, keys, trust, directory, syncStore, locator, logger, cloudClock });
+  const heartbeat = new HeartbeatBuilder({ ...identity, directory, keys, trust, cloudClock });
   const client = options.serviceBusClient ?? createServiceBusClient({ connectionString: config.serviceBus.connectionString ?? "" });
   const transport = new AgentRelayTransport({
     client,
@@ -77,8 +85,8 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
       await transport.sendEvent(signAgentEvent(result.event, keys)).catch(() => logger.warn("acknowledgement event not sent", { requestId: result.requestId }));
     }
     if (result.verdict === "rejected") return { discarded: result.rejection ?? "rejected" };
-    if (result.event?.type === "keyAcknowledged") {
-      // A fresh key changes what the heartbeat reports: tell the backend at once.
+    if (result.event?.type === "keyAcknowledged" || result.trustUpdated === true) {
+      // A fresh key (or signing key) changes what the heartbeat reports: tell the backend at once.
       void sendHeartbeat();
     }
     return { reply: result.reply };

@@ -18,6 +18,8 @@ import { createServiceBusClient } from "../shared/adapters/servicebus/connection
 import { tenantQueueName } from "../shared/adapters/servicebus/queue-names.js";
 import { demoDirectorySeed, demoSyncObjects, loadUsers } from "../dev/demo-tenant.js";
 import { silentLogger } from "../shared/ports/logger.port.js";
+import { BackendTrust } from "../agent/core/backend-trust.js";
+import { generateSigningKey, signingKeyId } from "../shared/protocol/control-signature.js";
 
 export interface TenantAgentSpec {
   tenantId: string;
@@ -47,7 +49,10 @@ process.once("message", (setup: Setup) => {
       await keys.install(1, Buffer.from(t.packageKeyBase64, "base64"));
       const syncStore = await FileSyncStore.open(join(dir, `sync-${i}.json`));
       await syncStore.upsert(sync);
-      const processor = new RequestProcessor({ tenantId: t.tenantId, agentId: `agent-${i}`, agentVersion: "bench", keys, directory: directoryFromSeed(seed), syncStore, logger: silentLogger });
+      // Keys are installed directly and no control message is sent here: a pin of a key nobody uses.
+      const { publicKeyRaw } = generateSigningKey();
+      const trust = BackendTrust.fromPinned(t.tenantId, { algorithm: "Ed25519", keyId: signingKeyId(publicKeyRaw).toString("hex"), publicKey: publicKeyRaw.toString("base64") });
+      const processor = new RequestProcessor({ tenantId: t.tenantId, agentId: `agent-${i}`, agentVersion: "bench", keys, trust, directory: directoryFromSeed(seed), syncStore, logger: silentLogger });
       const transport = new AgentRelayTransport({ client, tenantId: t.tenantId, tenantQueue: tenantQueueName(t.tenantId), eventsQueue: "agent-events", maxConcurrentRequests: 8, logger: silentLogger });
       transport.start(async (m) => {
         const result = await processor.handle({ body: m.body, ...(m.enqueuedAt === undefined ? {} : { enqueuedAt: m.enqueuedAt }), ...(m.claimedTenant === undefined ? {} : { tenantId: m.claimedTenant }) });

@@ -250,7 +250,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The agent gets what an on-premises install would have: not the test run's own credentials.
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("WRITEBACK_TEST_")));
     const agentEnv = { ...inherited, ...directoryEnv, WRITEBACK_AGENT_SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://127.0.0.1:${serviceBus.port};SharedAccessKeyName=${agentRule};SharedAccessKey=${agentKey};UseDevelopmentEmulator=true` };
-    await registerAgent({ tenantId: DEMO_TENANT_ID, agentId: "demo-agent", backendUrl: runner.url, adminToken, privateKeyFile: join(agentDir, "agent-private-key.pem"), force: true });
+    await registerAgent({ tenantId: DEMO_TENANT_ID, agentId: "demo-agent", backendUrl: runner.url, adminToken, privateKeyFile: join(agentDir, "agent-private-key.pem"), backendKeyFile: join(agentDir, "backend-signing-key.json"), force: true });
 
     let agent: ChildProcess | undefined;
     // The agent writes its log to a file, as an installed one does: no pipe for this process to

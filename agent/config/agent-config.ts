@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 
 /**
@@ -42,6 +42,8 @@ export const agentConfigSchema = z
         privateKeyFile: z.string().min(1),
         passphrase: z.string().min(1).optional(),
         stateFile: z.string().min(1),
+        /** The pinned backend control-signing key (default: backend-signing-key.json next to the private key). */
+        backendKeyFile: z.string().min(1).optional(),
       })
       .strict(),
     heartbeatIntervalSeconds: z.number().int().min(1).max(3600).default(300),
@@ -98,6 +100,7 @@ export function loadAgentConfig(file: string, env: Record<string, string | undef
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   config.keys.privateKeyFile = path(config.keys.privateKeyFile);
   config.keys.stateFile = path(config.keys.stateFile);
+  config.keys.backendKeyFile = config.keys.backendKeyFile === undefined ? join(dirname(config.keys.privateKeyFile), "backend-signing-key.json") : path(config.keys.backendKeyFile);
   config.keys.passphrase = env.WRITEBACK_AGENT_KEY_PASSPHRASE ?? config.keys.passphrase;
   config.syncStore.file = path(config.syncStore.file);
   if (config.log.file !== undefined) config.log.file = path(config.log.file);

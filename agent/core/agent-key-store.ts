@@ -20,7 +20,20 @@ export interface KeyDeliveryTerms {
   previousValidUntil: Date;
 }
 
-export type KeyAcceptance = "stored" | "alreadyHeld" | "stale";
+export type KeyAcceptance = "stored" | "alreadyHeld" | "stale" | "outOfOrder";
+
+/**
+ * How far one delivery may move the version forward. The backend allocates one version per
+ * rotation; a delivery the agent never received leaves a gap, so the step is bounded rather
+ * than exactly one: a version far ahead (2^32 − 1, say) is refused, whoever signed it.
+ */
+export const MAX_KEY_VERSION_STEP = 16;
+
+/** The agent's own bound on the previous key's overlap; the delivery's previousValidUntil can only shorten it. */
+export interface OverlapRule {
+  cloudNow: Date;
+  maxOverlapMs: number;
+}
 
 export type KeyStateStatus = "loaded" | "empty" | "unreadable";
 
@@ -123,17 +136,22 @@ export class AgentKeyStore {
 
   /**
    * Takes a delivered key (copied; the caller zeroes its buffer). A lower version than the
-   * current one is stale and not stored; the same version with the same key is idempotent.
+   * current one is stale and not stored; the same version with the same key is idempotent;
+   * more than MAX_KEY_VERSION_STEP ahead is out of order. The previous key stays accepted
+   * until the delivery's previousValidUntil, but never longer than `rule` allows from now.
    */
-  async accept(terms: KeyDeliveryTerms, key: Uint8Array): Promise<KeyAcceptance> {
+  async accept(terms: KeyDeliveryTerms, key: Uint8Array, rule?: OverlapRule): Promise<KeyAcceptance> {
     if (key.length !== AES_KEY_BYTES) throw new RangeError("a package key has 32 bytes");
+    if (terms.keyVersion < 1) return "outOfOrder";
     if (this.current !== undefined) {
       if (terms.keyVersion < this.current.version) return "stale";
       if (terms.keyVersion === this.current.version) return this.current.key.equals(key) ? "alreadyHeld" : "stale";
+      if (terms.keyVersion > this.current.version + MAX_KEY_VERSION_STEP) return "outOfOrder";
     }
     const keep = this.heldKey(terms.previousKeyVersion);
     const discarded = [this.current, this.previous].filter((k): k is HeldKey => k !== undefined && k !== keep);
-    this.previous = keep === undefined ? undefined : { version: keep.version, key: keep.key, validUntil: terms.previousValidUntil.getTime() };
+    const validUntil = rule === undefined ? terms.previousValidUntil.getTime() : Math.min(terms.previousValidUntil.getTime(), rule.cloudNow.getTime() + rule.maxOverlapMs);
+    this.previous = keep === undefined ? undefined : { version: keep.version, key: keep.key, validUntil };
     this.current = { version: terms.keyVersion, key: Buffer.from(key) };
     for (const k of discarded) k.key.fill(0);
     await this.persist();

@@ -2,12 +2,15 @@ import type { PasswordPolicySummary } from "../../shared/domain/password-policy.
 import type { HeartbeatEvent } from "../../shared/protocol/agent-event.js";
 import type { DirectoryHealth, DirectoryService } from "../directory/directory.port.js";
 import type { AgentKeyStore } from "./agent-key-store.js";
+import type { BackendTrust } from "./backend-trust.js";
 import { signAgentEvent, type AgentIdentity } from "./agent-events.js";
 import { CloudClock } from "./cloud-clock.js";
 
 export interface HeartbeatBuilderOptions extends AgentIdentity {
   directory: DirectoryService;
   keys: AgentKeyStore;
+  /** Its key id goes into the heartbeat, so the backend can tell a mismatched pin. */
+  trust?: BackendTrust | undefined;
   cloudClock?: CloudClock;
 }
 
@@ -90,6 +93,7 @@ export class HeartbeatBuilder {
       policy: strictestPolicy(policies),
       connectors: reported,
       keyVersions: this.o.keys.heldVersions(this.clock.now()),
+      ...(this.o.trust === undefined ? {} : { signingKeyId: this.o.trust.keyId }),
     };
   }
 

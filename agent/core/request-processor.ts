@@ -5,9 +5,11 @@ import {
   openDisable,
   openKeyDelivery,
   openRequest,
+  openSigningKeyUpdate,
   peekHeader,
   sealReply,
   UnknownKeyVersionError,
+  type ControlTrailer,
   type EnvelopeHeader,
   type OpenedPasswordRequest,
   type Operation,
@@ -19,15 +21,28 @@ import type { AccountRef, DirectoryService } from "../directory/directory.port.j
 import { AccountResolver } from "../sync/account-resolver.js";
 import type { SourceAnchorLocator } from "../sync/directory-source.port.js";
 import type { SyncStore } from "../sync/sync-store.port.js";
-import type { AgentKeyStore } from "./agent-key-store.js";
+import type { AgentKeyStore, KeyAcceptance } from "./agent-key-store.js";
+import { TRUST_REJECTION_CODES, type BackendTrust } from "./backend-trust.js";
 import { disableAcknowledgedEvent, keyAcknowledgedEvent, type AgentIdentity } from "./agent-events.js";
 import { CloudClock } from "./cloud-clock.js";
 import { failure, outcomeOfError, SUCCEEDED, type ReplyOutcome } from "./outcome.js";
 import { redactingLogger } from "./redacting-logger.js";
 import { ReplayGuard } from "./replay-guard.js";
 
-export const REJECTIONS = ["tampered", "expired", "replayed", "unknownKeyVersion", "malformed", "oversize", "wrongTenant"] as const;
+export const REJECTIONS = ["tampered", "expired", "replayed", "unknownKeyVersion", "malformed", "oversize", "wrongTenant", "unsigned", "untrustedSigner", "forged"] as const;
 export type Rejection = (typeof REJECTIONS)[number];
+
+/** The stable code logged with each rejection. */
+export const REJECTION_CODES: Record<Rejection, string> = {
+  tampered: "MESSAGE_TAMPERED",
+  expired: "MESSAGE_EXPIRED",
+  replayed: "MESSAGE_REPLAYED",
+  unknownKeyVersion: "KEY_VERSION_UNKNOWN",
+  malformed: "MESSAGE_MALFORMED",
+  oversize: "MESSAGE_OVERSIZE",
+  wrongTenant: "MESSAGE_WRONG_TENANT",
+  ...TRUST_REJECTION_CODES,
+};
 export type Verdict = "applied" | "rejected" | "duplicate";
 
 export interface IncomingMessage {
@@ -49,6 +64,8 @@ export interface HandleResult {
   reason?: string | undefined;
   /** An acknowledgement to sign (signAgentEvent) and send on the agent-events queue. */
   event?: AgentEvent | undefined;
+  /** The pinned backend signing key moved forward: the heartbeat should report it at once. */
+  trustUpdated?: boolean | undefined;
   requestId?: string | undefined;
   operation?: Operation | undefined;
 }
@@ -64,6 +81,8 @@ export interface ProcessorStats {
 
 export interface RequestProcessorOptions extends AgentIdentity {
   keys: AgentKeyStore;
+  /** The pinned backend signing key: every control message must be signed by it. */
+  trust: BackendTrust;
   directory: DirectoryService;
   syncStore: SyncStore;
   /** Live lookup of requests that carry the user's source anchor (the directory, normally). */
@@ -74,6 +93,13 @@ export interface RequestProcessorOptions extends AgentIdentity {
   applyMarginMs?: number;
   /** Bound of remembered request ids (default 500,000). */
   maxRememberedRequests?: number;
+  /**
+   * The longest a backend message lives (default 5 minutes; the backend's TTL plus reply
+   * timeout must stay below it). With clockSkewMarginMs (default 60 s) it bounds how long a
+   * previous package key stays accepted after a rotation, whatever the delivery says.
+   */
+  maxMessageLifetimeMs?: number;
+  clockSkewMarginMs?: number;
 }
 
 class Rejected {
@@ -84,6 +110,10 @@ function classify(error: unknown): Rejection {
   if (error instanceof UnknownKeyVersionError) return "unknownKeyVersion";
   if (error instanceof DecryptionError) return "tampered";
   return "malformed";
+}
+
+function acceptanceCode(acceptance: KeyAcceptance): string {
+  return acceptance === "outOfOrder" ? "KEY_VERSION_OUT_OF_ORDER" : "KEY_VERSION_STALE";
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -108,6 +138,7 @@ export class RequestProcessor {
   private readonly clock: CloudClock;
   private readonly guard: ReplayGuard<HandleResult>;
   private readonly marginMs: number;
+  private readonly maxOverlapMs: number;
   private readonly tenantId: string;
   private readonly accounts: AccountResolver;
   private readonly counters: ProcessorStats = {
@@ -125,6 +156,7 @@ export class RequestProcessor {
     this.clock = options.cloudClock ?? new CloudClock();
     this.marginMs = options.applyMarginMs ?? 2000;
     this.accounts = new AccountResolver({ store: options.syncStore, locator: options.locator, logger: this.logger });
+    this.maxOverlapMs = (options.maxMessageLifetimeMs ?? 300_000) + (options.clockSkewMarginMs ?? 60_000);
     this.guard = new ReplayGuard<HandleResult>({
       clock: { now: () => new Date(this.clock.localNow()) },
       retentionSlackMs: this.clock.maxSkewMs,
@@ -149,8 +181,9 @@ export class RequestProcessor {
     if (body.length > MAX_MESSAGE_BYTES) return this.reject("oversize");
     if (message.tenantId !== undefined && message.tenantId.toLowerCase() !== this.tenantId) return this.reject("wrongTenant");
     let header: EnvelopeHeader;
+    let trailer: ControlTrailer | undefined;
     try {
-      header = peekHeader(body).header;
+      ({ header, trailer } = peekHeader(body));
     } catch {
       return this.reject("malformed");
     }
@@ -164,6 +197,10 @@ export class RequestProcessor {
       if (message.enqueuedAt !== undefined) this.clock.observe(message.enqueuedAt, receivedAt);
     };
     if (header.kind === "request") return this.request(body, header, fingerprint, observe);
+    if (header.operation === "updateSigningKey") return this.signingKeyUpdate(body, header, trailer, fingerprint, observe);
+    // Control messages: the backend's signature first, before any RSA or AES work.
+    const distrust = this.o.trust.verify(trailer);
+    if (distrust !== undefined) return this.reject(distrust, header);
     if (header.operation === "deliverKey") return this.keyDelivery(body, header, fingerprint, observe);
     if (header.operation === "disable") return this.disable(body, header, fingerprint, observe);
     return this.reject("malformed", header);
@@ -271,17 +308,20 @@ export class RequestProcessor {
       observe();
       return await this.once(header, fingerprint, async () => {
         if (this.clock.isExpired(delivery.expiresAt)) return this.reject("expired", header);
-        const acceptance = await this.o.keys.accept(delivery, key);
-        const outcome = acceptance === "stale" ? failure("ONPREM_CONFIGURATION_ERROR", "stale key version") : SUCCEEDED;
+        const acceptance = await this.o.keys.accept(delivery, key, { cloudNow: this.clock.now(), maxOverlapMs: this.maxOverlapMs });
+        const refused = acceptance === "stale" || acceptance === "outOfOrder";
+        const outcome = refused ? failure("ONPREM_CONFIGURATION_ERROR", acceptance === "stale" ? "stale key version" : "key version out of order") : SUCCEEDED;
         const reply = this.seal(delivery.requestId, "deliverKey", delivery.keyVersion, delivery.expiresAt, outcome, key);
-        this.logger.info("package key delivered", { requestId: delivery.requestId, keyVersion: delivery.keyVersion, purpose: delivery.purpose, previousKeyVersion: delivery.previousKeyVersion, keyAcceptance: acceptance });
+        const fields = { requestId: delivery.requestId, keyVersion: delivery.keyVersion, purpose: delivery.purpose, previousKeyVersion: delivery.previousKeyVersion, keyAcceptance: acceptance };
+        if (refused) this.logger.warn("package key refused", { ...fields, code: acceptanceCode(acceptance) });
+        else this.logger.info("package key delivered", fields);
         return {
           verdict: "applied",
           reply,
           outcome: outcome.outcome,
           requestId: delivery.requestId,
           operation: "deliverKey",
-          event: acceptance === "stale" ? undefined : keyAcknowledgedEvent(this.o, delivery.keyVersion, delivery.requestId, new Date(this.clock.localNow())),
+          event: refused ? undefined : keyAcknowledgedEvent(this.o, delivery.keyVersion, delivery.requestId, new Date(this.clock.localNow())),
         };
       });
     } finally {
@@ -320,6 +360,29 @@ export class RequestProcessor {
     });
   }
 
+  /** Moves the pinned backend signing key forward along a chain of endorsements from the pinned one. */
+  private async signingKeyUpdate(body: Buffer, header: EnvelopeHeader, trailer: ControlTrailer | undefined, fingerprint: string, observe: () => void): Promise<HandleResult> {
+    let update: ReturnType<typeof openSigningKeyUpdate>;
+    try {
+      update = openSigningKeyUpdate(body);
+    } catch {
+      return this.reject(trailer === undefined ? "unsigned" : "malformed", header);
+    }
+    const checked = this.o.trust.check(update, trailer);
+    if ("rejection" in checked) return this.reject(checked.rejection, header);
+    observe();
+    return this.once(header, fingerprint, async () => {
+      if (this.clock.isExpired(update.expiresAt)) return this.reject("expired", header);
+      const from = this.o.trust.keyId;
+      await this.o.trust.advance(checked.next);
+      this.logger.info("backend signing key updated", { requestId: update.requestId, fromKeyId: from, toKeyId: this.o.trust.keyId, steps: update.chain.length });
+      // The reply is sealed under a package key the agent holds, if it holds the named one: else the heartbeat tells.
+      const key = update.keyVersion === 0 ? undefined : this.o.keys.keyFor(update.keyVersion, this.clock.now());
+      const reply = key === undefined ? undefined : this.seal(update.requestId, "updateSigningKey", update.keyVersion, update.expiresAt, SUCCEEDED, key);
+      return { verdict: "applied", reply, outcome: "succeeded", requestId: update.requestId, operation: "updateSigningKey", trustUpdated: true };
+    });
+  }
+
   // ------------------------------------------------------------ helpers
 
   /** Runs work once per request id; a redelivery gets the first result, a different message under the same id nothing. */
@@ -345,7 +408,7 @@ export class RequestProcessor {
     if (first === undefined) return message === undefined ? this.reject("replayed") : this.process(message);
     if (first.verdict === "rejected") return { ...first, event: undefined };
     this.logger.info("duplicate delivery answered from cache", { requestId: first.requestId, operation: first.operation, outcome: first.outcome });
-    return { ...first, verdict: "duplicate", event: undefined };
+    return { ...first, verdict: "duplicate", event: undefined, trustUpdated: undefined };
   }
 
   private seal(requestId: string, operation: Operation, keyVersion: number, expiresAt: Date, outcome: ReplyOutcome, key: Buffer, policy?: UserPasswordPolicy): Buffer {
@@ -369,7 +432,7 @@ export class RequestProcessor {
 
   private reject(rejection: Rejection, header?: EnvelopeHeader): HandleResult {
     // The header is unauthenticated here: only its fixed-format fields are logged.
-    this.logger.warn("message rejected", { rejection, requestId: header?.requestId, kind: header?.kind, operation: header?.operation, keyVersion: header?.keyVersion });
+    this.logger.warn("message rejected", { rejection, code: REJECTION_CODES[rejection], requestId: header?.requestId, kind: header?.kind, operation: header?.operation, keyVersion: header?.keyVersion });
     return { verdict: "rejected", rejection, requestId: header?.requestId, operation: header?.operation };
   }
 

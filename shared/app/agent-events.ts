@@ -54,6 +54,7 @@ export class AgentEvents {
           policy: event.policy,
           connectors: event.connectors,
           keyVersions: event.keyVersions,
+          signingKeyId: event.signingKeyId,
         });
         await this.redeliverIfMissing(event.tenantId, event.keyVersions);
         break;

@@ -3,6 +3,7 @@ import { agentStatus } from "../domain/agent-status.js";
 import { addMonths } from "../domain/key-rotation.js";
 import { AppError } from "../errors/app-error.js";
 import { ConcurrencyConflictError, type TenantSettings } from "../ports/tenant-settings-store.port.js";
+import { ControlSigning } from "./control-signing.js";
 import { KeyLifecycle } from "./key-lifecycle.js";
 import type { WritebackServices } from "./services.js";
 
@@ -85,6 +86,10 @@ export class TenantAdmin {
    * Stores the agent's public key (RSA-2048). Keys delivered to a previous agent key are
    * useless to the new one: the new agent's first heartbeat (listing no current key) makes
    * the backend deliver a fresh key, and until then requests answer KEYS_NOT_ACKNOWLEDGED.
+   * The answer carries the tenant's control-signing public key (made on the first
+   * registration), which the agent pins: this admin-authenticated response over TLS is the
+   * root of the agent's trust in control messages. Registering the same public key again
+   * (`agent pin-backend-key`) changes nothing but hands the current signing key out again.
    */
   async registerAgent(tenantId: string, publicKeyPem: string): Promise<Record<string, unknown>> {
     let normalized: string;
@@ -95,10 +100,16 @@ export class TenantAdmin {
     } catch {
       throw new AppError("INVALID_REQUEST", { message: "publicKeyPem must be an RSA-2048 public key in PEM (SPKI) form.", fields: ["publicKeyPem"] });
     }
-    await this.s.keyRing.setAgentPublicKey(tenantId, normalized);
+    if ((await this.s.keyRing.agentPublicKey(tenantId)) !== normalized) await this.s.keyRing.setAgentPublicKey(tenantId, normalized);
+    const backendSigningKey = await new ControlSigning(this.s.keyRing, this.s.clock).pin(tenantId);
     const settings = await this.s.settings.get(tenantId);
-    this.s.logger.info("agent registered", { tenantId });
-    return { tenantId, registered: true, keyDelivery: settings?.enabled === true ? "onFirstHeartbeat" : "onEnable" };
+    this.s.logger.info("agent registered", { tenantId, signingKeyId: backendSigningKey.keyId });
+    return { tenantId, registered: true, keyDelivery: settings?.enabled === true ? "onFirstHeartbeat" : "onEnable", backendSigningKey };
+  }
+
+  /** A new control-signing key (endorsed by the old one); the agent is moved to it over the relay. */
+  async rotateSigningKey(tenantId: string): Promise<Record<string, unknown>> {
+    return { ...(await this.keys.rotateSigningKey(tenantId)) };
   }
 
   rotateDue(): ReturnType<KeyLifecycle["rotateDue"]> {

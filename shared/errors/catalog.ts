@@ -91,6 +91,11 @@ export const ERROR_CATALOG = {
     userMessage: "Password writeback is not ready yet. Try again in a few minutes.",
     adminHint: "The agent has not acknowledged any package key. Check that the agent is running, then re-enable writeback or rotate keys.",
   },
+  AGENT_SIGNING_KEY_MISMATCH: {
+    status: 502,
+    userMessage: "Password writeback is not ready yet. Contact your help desk.",
+    adminHint: "The agent has not pinned the backend's current control-signing key (its heartbeat names another key, or none: an agent from before signed control messages), so it would refuse every key delivery. Run `agent pin-backend-key` (or `agent register --force`) on the agent, then retry.",
+  },
   // --- cloud-side availability ---
   AGENT_OFFLINE: {
     status: 503,

@@ -1,5 +1,5 @@
 import { AppError } from "../errors/app-error.js";
-import type { AgentKeyLookup, PackageKey, TenantKeyRing } from "../ports/tenant-key-ring.port.js";
+import type { AgentKeyLookup, PackageKey, SigningKeyVersion, TenantKeyRing } from "../ports/tenant-key-ring.port.js";
 
 interface Entry {
   value: Promise<unknown>;
@@ -197,6 +197,16 @@ export class CachedTenantKeyRing implements TenantKeyRing {
     } finally {
       this.invalidate(tenantId);
       this.directory?.tenants.add(tenantId.toLowerCase());
+    }
+  }
+  signingKeys(tenantId: string): Promise<SigningKeyVersion[]> {
+    return this.cached(`${tenantId}|signing`, () => this.inner.signingKeys(tenantId));
+  }
+  async addSigningKey(tenantId: string, key: SigningKeyVersion): Promise<void> {
+    try {
+      await this.inner.addSigningKey(tenantId, key);
+    } finally {
+      this.invalidate(tenantId);
     }
   }
   tenantsWithKeys(): Promise<string[]> {

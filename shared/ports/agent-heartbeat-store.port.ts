@@ -15,6 +15,8 @@ export interface AgentHeartbeat {
   policy: PasswordPolicySummary;
   connectors: ConnectorHealth[];
   keyVersions: number[];
+  /** The backend signing key the agent has pinned; undefined for an agent that predates signed control messages. */
+  signingKeyId?: string | undefined;
 }
 
 export interface AgentHeartbeatStore {

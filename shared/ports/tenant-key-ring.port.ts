@@ -21,8 +21,20 @@ export interface AgentKeyLookup {
   unverifiedClaim?: boolean;
 }
 
+/** A version of a tenant's control-signing key (Ed25519): what signs key deliveries and other control messages. */
+export interface SigningKeyVersion {
+  version: number;
+  /** Raw 32-byte public key. */
+  publicKeyRaw: Buffer;
+  /** PKCS#8 DER of the private key: never leaves the backend. */
+  privateKeyDer: Buffer;
+  /** The previous version's signature over this public key (endorseSigningKey); undefined for the first. */
+  endorsement: Buffer | undefined;
+  createdAt: Date;
+}
+
 /**
- * Per-tenant key material: package key versions and the agent's RSA public key.
+ * Per-tenant key material: package key versions, control-signing key versions and the agent's RSA public key.
  * Implementations translate store failures into AppError KEY_STORE_UNAVAILABLE.
  */
 export interface TenantKeyRing {
@@ -38,6 +50,10 @@ export interface TenantKeyRing {
   /** SPKI PEM of the agent's RSA-2048 public key. */
   agentPublicKey(tenantId: string, lookup?: AgentKeyLookup): Promise<string | undefined>;
   setAgentPublicKey(tenantId: string, publicKeyPem: string): Promise<void>;
+  /** Every control-signing key version, oldest first (retired ones too: they carry the endorsement chain). */
+  signingKeys(tenantId: string): Promise<SigningKeyVersion[]>;
+  /** Stores a new control-signing key version. */
+  addSigningKey(tenantId: string, key: SigningKeyVersion): Promise<void>;
   /** Tenants that have any package key (for the rotation timer). */
   tenantsWithKeys(): Promise<string[]>;
   /** Tenants that have an agent public key registered (one listing, not one read per tenant). */

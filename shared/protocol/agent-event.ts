@@ -45,6 +45,8 @@ export const agentEventSchema = z.discriminatedUnion("type", [
     connectors: z.array(connectorSchema).max(50),
     /** Package key versions the agent holds (never the keys). */
     keyVersions: z.array(z.number().int().min(0)).max(10),
+    /** The backend signing key the agent has pinned (absent: an agent from before signed control messages). */
+    signingKeyId: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   }),
   z.object({ ...base, type: z.literal("keyAcknowledged"), keyVersion: z.number().int().min(1), requestId: z.string().uuid() }),
   z.object({ ...base, type: z.literal("disableAcknowledged"), requestId: z.string().uuid() }),

@@ -2,6 +2,7 @@ import type { KeyLike } from "node:crypto";
 import { CHANNELS, INITIATOR_KINDS, type Channel, type InitiatorKind, type PasswordOperation } from "../domain/operations.js";
 import type { PasswordPolicySummary } from "../domain/password-policy.js";
 import { BinaryReader, BinaryWriter, TruncatedError } from "./binary.js";
+import { CONTROL_TRAILER_BYTES, SIGNATURE_BYTES, SIGNING_KEY_ID_BYTES, SIGNING_PUBLIC_KEY_BYTES, signControlMessage, type ControlSigner, type EndorsedSigningKey } from "./control-signature.js";
 import { bytesToUuid, uuidToBytes } from "./ids.js";
 import {
   aesGcmOpen,
@@ -26,8 +27,14 @@ import {
  * Passwords travel inside the payload sealed once more under a one-time 256-bit key that
  * is wrapped with RSA-2048 OAEP-SHA256 for the agent's public key (one OAEP block holds
  * at most 190 bytes; passwords may be 256 characters and a change carries two).
+ *
+ * Control messages (key delivery, disable, signing-key update) are version 2: the same
+ * layout followed by a trailer = signer key id 8 | Ed25519 signature 64 over
+ * (label | tenantId 16 | every byte before the trailer), made with the backend's
+ * control-signing key (control-signature.ts). The agent verifies it before any decryption.
  */
 export const PROTOCOL_VERSION = 1;
+export const CONTROL_PROTOCOL_VERSION = 2;
 export const MAX_MESSAGE_BYTES = 1024;
 const MAGIC = Buffer.from("PW", "ascii");
 const ZERO_IV = Buffer.alloc(GCM_IV_BYTES);
@@ -35,7 +42,7 @@ const ZERO_IV = Buffer.alloc(GCM_IV_BYTES);
 export const MESSAGE_KINDS = { request: 1, reply: 2, control: 3 } as const;
 export type MessageKind = keyof typeof MESSAGE_KINDS;
 
-export const OPERATIONS = { reset: 1, change: 2, unlock: 3, deliverKey: 4, disable: 5, policy: 6 } as const;
+export const OPERATIONS = { reset: 1, change: 2, unlock: 3, deliverKey: 4, disable: 5, policy: 6, updateSigningKey: 7 } as const;
 export type Operation = keyof typeof OPERATIONS;
 // The domain's vocabulary, as the wire format encodes it.
 export { CHANNELS, INITIATOR_KINDS, type Channel, type InitiatorKind, type PasswordOperation } from "../domain/operations.js";
@@ -59,6 +66,14 @@ export interface EnvelopeHeader {
   bytes: Buffer;
 }
 
+/** A version-2 control message's signature, split off by peekHeader (not verified there). */
+export interface ControlTrailer {
+  signerKeyId: Buffer;
+  signature: Buffer;
+  /** Every byte the signature covers (with the tenant id): the message without its trailer. */
+  signedBytes: Buffer;
+}
+
 interface HeaderInput {
   kind: MessageKind;
   operation: Operation;
@@ -76,7 +91,7 @@ function reverseLookup<T extends Record<string, number>>(table: T, value: number
 function encodeHeader(h: HeaderInput): Buffer {
   return new BinaryWriter()
     .raw(MAGIC)
-    .u8(PROTOCOL_VERSION)
+    .u8(h.kind === "control" ? CONTROL_PROTOCOL_VERSION : PROTOCOL_VERSION)
     .u8(MESSAGE_KINDS[h.kind])
     .u8(OPERATIONS[h.operation])
     .u32(h.keyVersion)
@@ -87,25 +102,43 @@ function encodeHeader(h: HeaderInput): Buffer {
     .toBuffer();
 }
 
-/** Reads the clear header without authenticating it: only to pick the key and route. */
-export function peekHeader(message: Uint8Array): { header: EnvelopeHeader; sealed: Buffer } {
+/**
+ * Reads the clear header without authenticating it: only to pick the key and route. A
+ * version-2 (signed control) message also yields its trailer, still to be verified; a
+ * version-1 control message (what a backend before signed control messages sends) has none.
+ */
+export function peekHeader(message: Uint8Array): { header: EnvelopeHeader; sealed: Buffer; trailer?: ControlTrailer } {
   const buffer = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   if (buffer.length > MAX_MESSAGE_BYTES) throw new MalformedEnvelopeError("message larger than 1024 bytes");
   try {
     const r = new BinaryReader(buffer);
     if (!r.raw(2).equals(MAGIC)) throw new MalformedEnvelopeError("not a writeback message");
     const version = r.u8();
-    if (version !== PROTOCOL_VERSION) throw new MalformedEnvelopeError(`unsupported protocol version ${version}`);
+    if (version !== PROTOCOL_VERSION && version !== CONTROL_PROTOCOL_VERSION) throw new MalformedEnvelopeError(`unsupported protocol version ${version}`);
     const kind = reverseLookup(MESSAGE_KINDS, r.u8());
     const operation = reverseLookup(OPERATIONS, r.u8());
     if (kind === undefined || operation === undefined) throw new MalformedEnvelopeError("unknown kind or operation");
+    if (version === CONTROL_PROTOCOL_VERSION && kind !== "control") throw new MalformedEnvelopeError(`protocol version ${version} carries only control messages`);
     const keyVersion = r.u32();
     const requestId = bytesToUuid(r.raw(16));
     const expiresAt = r.time();
     const extension = Buffer.from(r.bytes16());
     const iv = Buffer.from(r.raw(GCM_IV_BYTES));
     const bytes = Buffer.from(buffer.subarray(0, r.position));
-    return { header: { version, kind, operation, keyVersion, requestId, expiresAt, extension, iv, bytes }, sealed: r.rest() };
+    const header: EnvelopeHeader = { version, kind, operation, keyVersion, requestId, expiresAt, extension, iv, bytes };
+    if (version !== CONTROL_PROTOCOL_VERSION) return { header, sealed: r.rest() };
+    const rest = r.rest();
+    if (rest.length < CONTROL_TRAILER_BYTES) throw new TruncatedError("control message without its signature");
+    const end = buffer.length - CONTROL_TRAILER_BYTES;
+    return {
+      header,
+      sealed: rest.subarray(0, rest.length - CONTROL_TRAILER_BYTES),
+      trailer: {
+        signerKeyId: Buffer.from(buffer.subarray(end, end + SIGNING_KEY_ID_BYTES)),
+        signature: Buffer.from(buffer.subarray(end + SIGNING_KEY_ID_BYTES)),
+        signedBytes: buffer.subarray(0, end),
+      },
+    };
   } catch (e) {
     if (e instanceof TruncatedError) throw new MalformedEnvelopeError("message truncated");
     throw e;
@@ -124,6 +157,13 @@ function seal(header: HeaderInput, tenantId: string, key: Uint8Array, payload: B
   return message;
 }
 
+/** Appends the backend's signature to a control message. */
+function signed(unsigned: Buffer, tenantId: string, signer: ControlSigner): Buffer {
+  const message = Buffer.concat([unsigned, signControlMessage(unsigned, tenantId, signer)]);
+  if (message.length > MAX_MESSAGE_BYTES) throw new RangeError("signed control message exceeds 1024 bytes");
+  return message;
+}
+
 /** Looks up a package key by version; undefined when the version is unknown or no longer accepted. */
 export type PackageKeyLookup = (keyVersion: number) => Uint8Array | undefined;
 
@@ -133,6 +173,7 @@ export class UnknownKeyVersionError extends Error {
 
 function open(message: Uint8Array, tenantId: string, keyFor: PackageKeyLookup): { header: EnvelopeHeader; payload: Buffer } {
   const { header, sealed } = peekHeader(message);
+  if (header.kind === "control" && header.version !== CONTROL_PROTOCOL_VERSION) throw new MalformedEnvelopeError("unsigned control message");
   const key = keyFor(header.keyVersion);
   if (key === undefined) throw new UnknownKeyVersionError(`key version ${header.keyVersion} is not accepted`);
   return { header, payload: aesGcmOpen(key, header.iv, sealed, aad(header.bytes, tenantId)) };
@@ -418,8 +459,12 @@ export interface KeyDelivery {
   previousValidUntil: Date;
 }
 
-/** A new package key, wrapped for the agent's public key and sealed under itself. */
-export function sealKeyDelivery(delivery: KeyDelivery, tenantId: string, newKey: Uint8Array, agentPublicKey: KeyLike): Buffer {
+/**
+ * A new package key, wrapped for the agent's public key, sealed under itself and signed by
+ * the backend: the wrap and the seal only need the agent's public key, the signature is
+ * what no one but the backend can make.
+ */
+export function sealKeyDelivery(delivery: KeyDelivery, tenantId: string, newKey: Uint8Array, agentPublicKey: KeyLike, signer: ControlSigner): Buffer {
   const payload = new BinaryWriter()
     .time(delivery.issuedAt)
     .raw(uuidToBytes(delivery.traceId))
@@ -427,7 +472,7 @@ export function sealKeyDelivery(delivery: KeyDelivery, tenantId: string, newKey:
     .u32(delivery.previousKeyVersion)
     .time(delivery.previousValidUntil)
     .toBuffer();
-  return seal(
+  const unsigned = seal(
     {
       kind: "control",
       operation: "deliverKey",
@@ -441,11 +486,14 @@ export function sealKeyDelivery(delivery: KeyDelivery, tenantId: string, newKey:
     newKey,
     payload,
   );
+  return signed(unsigned, tenantId, signer);
 }
 
+/** Decrypts a key delivery. The caller has verified its signature (BackendTrust) first: this costs an RSA decryption. */
 export function openKeyDelivery(message: Uint8Array, tenantId: string, agentPrivateKey: KeyLike): { delivery: KeyDelivery; key: Buffer } {
   const { header } = peekHeader(message);
   if (header.kind !== "control" || header.operation !== "deliverKey") throw new MalformedEnvelopeError("not a key delivery");
+  if (header.version !== CONTROL_PROTOCOL_VERSION) throw new MalformedEnvelopeError("unsigned control message");
   const key = rsaOaepDecrypt(agentPrivateKey, header.extension);
   try {
     const { payload } = open(message, tenantId, (v) => (v === header.keyVersion ? key : undefined));
@@ -476,15 +524,16 @@ export interface DisableNotice {
   traceId: string;
 }
 
-/** Tells the agent to discard its keys; sealed under the current key so only the backend can send it. */
-export function sealDisable(notice: DisableNotice, tenantId: string, packageKey: Uint8Array): Buffer {
+/** Tells the agent to discard its keys; sealed under the current key and signed by the backend. */
+export function sealDisable(notice: DisableNotice, tenantId: string, packageKey: Uint8Array, signer: ControlSigner): Buffer {
   const payload = new BinaryWriter().time(notice.issuedAt).raw(uuidToBytes(notice.traceId)).toBuffer();
-  return seal(
+  const unsigned = seal(
     { kind: "control", operation: "disable", keyVersion: notice.keyVersion, requestId: notice.requestId, expiresAt: notice.expiresAt, iv: randomIv() },
     tenantId,
     packageKey,
     payload,
   );
+  return signed(unsigned, tenantId, signer);
 }
 
 export function openDisable(message: Uint8Array, tenantId: string, keyFor: PackageKeyLookup): DisableNotice {
@@ -498,6 +547,62 @@ export function openDisable(message: Uint8Array, tenantId: string, keyFor: Packa
     return { requestId: header.requestId, keyVersion: header.keyVersion, issuedAt, expiresAt: header.expiresAt, traceId };
   } catch (e) {
     if (e instanceof TruncatedError) throw new MalformedEnvelopeError("payload truncated");
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- signing-key update
+
+/** At most this many rotations in one update; an agent further behind is re-pinned by hand. */
+export const MAX_ENDORSEMENT_CHAIN = 6;
+const ENDORSED_KEY_BYTES = SIGNING_PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
+
+export interface SigningKeyUpdate {
+  requestId: string;
+  /** The package key version the reply is sealed under (0: the agent holds none, no reply). */
+  keyVersion: number;
+  issuedAt: Date;
+  expiresAt: Date;
+  traceId: string;
+  /** From the key after the agent's pinned one up to the signer of this message, each endorsed by the one before. */
+  chain: EndorsedSigningKey[];
+}
+
+/**
+ * Moves the agent to the backend's current signing key. Nothing in it is secret, so it is
+ * not encrypted: the chain is in the header's extension, issuedAt and traceId in the clear
+ * body, and the trailer is signed by the chain's last key.
+ */
+export function sealSigningKeyUpdate(update: SigningKeyUpdate, tenantId: string, signer: ControlSigner): Buffer {
+  if (update.chain.length === 0 || update.chain.length > MAX_ENDORSEMENT_CHAIN) throw new RangeError(`a signing-key update carries 1 to ${MAX_ENDORSEMENT_CHAIN} keys`);
+  const chain = new BinaryWriter().u8(update.chain.length);
+  for (const step of update.chain) chain.raw(step.publicKeyRaw).raw(step.endorsement);
+  const header = encodeHeader({ kind: "control", operation: "updateSigningKey", keyVersion: update.keyVersion, requestId: update.requestId, expiresAt: update.expiresAt, extension: chain.toBuffer(), iv: ZERO_IV });
+  const body = new BinaryWriter().time(update.issuedAt).raw(uuidToBytes(update.traceId)).toBuffer();
+  return signed(Buffer.concat([header, body]), tenantId, signer);
+}
+
+/** Parses a signing-key update (its signatures are checked by BackendTrust, which knows the pinned key). */
+export function openSigningKeyUpdate(message: Uint8Array): SigningKeyUpdate {
+  const { header, sealed, trailer } = peekHeader(message);
+  if (header.kind !== "control" || header.operation !== "updateSigningKey" || trailer === undefined) throw new MalformedEnvelopeError("not a signing-key update");
+  try {
+    const r = new BinaryReader(header.extension);
+    const count = r.u8();
+    if (count === 0 || count > MAX_ENDORSEMENT_CHAIN) throw new MalformedEnvelopeError("bad endorsement chain length");
+    const chain: EndorsedSigningKey[] = [];
+    for (let i = 0; i < count; i++) {
+      const step = r.raw(ENDORSED_KEY_BYTES);
+      chain.push({ publicKeyRaw: Buffer.from(step.subarray(0, SIGNING_PUBLIC_KEY_BYTES)), endorsement: Buffer.from(step.subarray(SIGNING_PUBLIC_KEY_BYTES)) });
+    }
+    r.expectEnd();
+    const b = new BinaryReader(sealed);
+    const issuedAt = b.time();
+    const traceId = bytesToUuid(b.raw(16));
+    b.expectEnd();
+    return { requestId: header.requestId, keyVersion: header.keyVersion, issuedAt, expiresAt: header.expiresAt, traceId, chain };
+  } catch (e) {
+    if (e instanceof TruncatedError) throw new MalformedEnvelopeError("signing-key update truncated");
     throw e;
   }
 }

@@ -24,6 +24,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, describe, test } from "vitest";
 import pkg from "@azure/functions";
 import { AgentKeyStore } from "../../agent/core/agent-key-store.js";
+import { BackendTrust, type PinnedSigningKey } from "../../agent/core/backend-trust.js";
 import { HeartbeatBuilder } from "../../agent/core/heartbeat-builder.js";
 import { RequestProcessor } from "../../agent/core/request-processor.js";
 import { directoryFromSeed } from "../../agent/directory/embedded/seed.js";
@@ -77,8 +78,8 @@ describe("Key Vault down", () => {
     await syncStore.upsert(demoSyncObjects());
     const logs: string[] = [];
     const logger = { info: (m: string, f?: object) => logs.push(JSON.stringify({ m, ...f })), warn: (m: string, f?: object) => logs.push(JSON.stringify({ m, ...f })), error: (m: string, f?: object) => logs.push(JSON.stringify({ m, ...f })) };
-    const processor = new RequestProcessor({ tenantId, agentId: "faults-agent", agentVersion: "test", keys: agentKeys, directory, syncStore, logger });
-    const relay = new InProcessRelay<PasswordReply>(async (request) => (await processor.handle({ body: request.body, tenantId: request.tenantId })).reply, createReplyOpener(keyRing));
+    let processor: RequestProcessor | undefined;
+    const relay = new InProcessRelay<PasswordReply>(async (request) => (await processor!.handle({ body: request.body, tenantId: request.tenantId })).reply, createReplyOpener(keyRing));
     const issuer = createDevTokenIssuer();
     const services: WritebackServices = {
       ...createMemoryStores({ maxOperations: 1000, windowSeconds: 3600 }),
@@ -91,8 +92,10 @@ describe("Key Vault down", () => {
     };
     useServices(services);
     const admin = new TenantAdmin(services);
-    await admin.registerAgent(tenantId, publicKey.export({ type: "spki", format: "pem" }).toString());
-    const beat = new HeartbeatBuilder({ tenantId, agentId: "faults-agent", agentVersion: "test", directory, keys: agentKeys });
+    const registration = await admin.registerAgent(tenantId, publicKey.export({ type: "spki", format: "pem" }).toString());
+    const trust = BackendTrust.fromPinned(tenantId, registration.backendSigningKey as PinnedSigningKey);
+    processor = new RequestProcessor({ tenantId, agentId: "faults-agent", agentVersion: "test", keys: agentKeys, trust, directory, syncStore, logger });
+    const beat = new HeartbeatBuilder({ tenantId, agentId: "faults-agent", agentVersion: "test", directory, keys: agentKeys, trust });
     assert.equal((await new AgentEvents(services).handle(await beat.encode())).accepted, true);
     await admin.updateSettings(tenantId, { enabled: true, allowUnlockWithoutReset: false });
     const operate = await issuer.mint({ tenantId, roles: ["Writeback.Operate"] });

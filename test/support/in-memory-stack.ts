@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "@azure/functions";
 import { AgentKeyStore } from "../../agent/core/agent-key-store.js";
+import { BackendTrust, type PinnedSigningKey } from "../../agent/core/backend-trust.js";
 import { HeartbeatBuilder } from "../../agent/core/heartbeat-builder.js";
 import { RequestProcessor } from "../../agent/core/request-processor.js";
 import { directoryFromSeed } from "../../agent/directory/embedded/seed.js";
@@ -32,6 +33,10 @@ export interface InMemoryStack {
   services: WritebackServices;
   directory: EmbeddedDirectory;
   processor: RequestProcessor;
+  /** The agent's key store (its RSA key signs its events). */
+  agentKeys: AgentKeyStore;
+  /** The agent's pinned backend signing key. */
+  trust: BackendTrust;
   relay: InProcessRelay<PasswordReply>;
   issuer: DevTokenIssuer;
   operateToken: string;
@@ -62,8 +67,9 @@ export async function startInMemoryStack(options: { rateLimitMax?: number; heart
   const directory = directoryFromSeed(demoDirectorySeed());
   const syncStore = await FileSyncStore.open(join(mkdtempSync(join(tmpdir(), "wb-sync-")), "sync.json"));
   await syncStore.upsert(demoSyncObjects());
-  const processor = new RequestProcessor({ tenantId, agentId: "unit-agent", agentVersion: "test", keys: agentKeys, directory, syncStore, locator: directory, logger });
-  const relay = new InProcessRelay<PasswordReply>(async (request) => (await processor.handle({ body: request.body, tenantId: request.tenantId })).reply, createReplyOpener(keyRing));
+  // Built once registration has handed out the backend signing key the agent pins.
+  let processor: RequestProcessor | undefined;
+  const relay = new InProcessRelay<PasswordReply>(async (request) => (await processor!.handle({ body: request.body, tenantId: request.tenantId })).reply, createReplyOpener(keyRing));
   const services: WritebackServices = {
     ...stores,
     keyRing,
@@ -74,13 +80,15 @@ export async function startInMemoryStack(options: { rateLimitMax?: number; heart
     policy: { heartbeatWindowSeconds: options.heartbeatWindowSeconds ?? 660, replyTimeoutMs: 2000, messageTtlSeconds: 120, keyRotationMonths: 6 },
   };
   useServices(services);
-  const heartbeatBuilder = new HeartbeatBuilder({ tenantId, agentId: "unit-agent", agentVersion: options.agentVersion ?? "test", directory, keys: agentKeys });
+  const admin = new TenantAdmin(services);
+  const registration = await admin.registerAgent(tenantId, publicKey.export({ type: "spki", format: "pem" }).toString());
+  const trust = BackendTrust.fromPinned(tenantId, registration.backendSigningKey as PinnedSigningKey);
+  processor = new RequestProcessor({ tenantId, agentId: "unit-agent", agentVersion: "test", keys: agentKeys, trust, directory, syncStore, locator: directory, logger });
+  const heartbeatBuilder = new HeartbeatBuilder({ tenantId, agentId: "unit-agent", agentVersion: options.agentVersion ?? "test", directory, keys: agentKeys, trust });
   const heartbeat = async () => {
     const outcome = await new AgentEvents(services).handle(await heartbeatBuilder.encode());
     if (!outcome.accepted) throw new Error(`heartbeat refused: ${outcome.reason}`);
   };
-  const admin = new TenantAdmin(services);
-  await admin.registerAgent(tenantId, publicKey.export({ type: "spki", format: "pem" }).toString());
   await heartbeat();
   await admin.updateSettings(tenantId, { enabled: true, allowUnlockWithoutReset: false });
   const operateToken = await issuer.mint({ tenantId, roles: ["Writeback.Operate"] });
@@ -91,6 +99,8 @@ export async function startInMemoryStack(options: { rateLimitMax?: number; heart
     services,
     directory,
     processor,
+    trust,
+    agentKeys,
     relay,
     issuer,
     operateToken,

@@ -1,9 +1,10 @@
 import { SecretClient } from "@azure/keyvault-secrets";
 import { AppError } from "../../errors/app-error.js";
-import type { PackageKey, TenantKeyRing } from "../../ports/tenant-key-ring.port.js";
+import type { PackageKey, SigningKeyVersion, TenantKeyRing } from "../../ports/tenant-key-ring.port.js";
 
 const packageKeyName = (tenantId: string) => `tenant-${tenantId.toLowerCase()}-package-key`;
 const agentKeyName = (tenantId: string) => `tenant-${tenantId.toLowerCase()}-agent-public-key`;
+const signingKeyName = (tenantId: string) => `tenant-${tenantId.toLowerCase()}-control-signing-key`;
 const PACKAGE_KEY_PATTERN = /^tenant-([0-9a-f-]{36})-package-key$/;
 const AGENT_KEY_PATTERN = /^tenant-([0-9a-f-]{36})-agent-public-key$/;
 
@@ -89,6 +90,46 @@ export class KeyVaultTenantKeyRing implements TenantKeyRing {
   async setAgentPublicKey(tenantId: string, publicKeyPem: string): Promise<void> {
     try {
       await this.client.setSecret(agentKeyName(tenantId), publicKeyPem, { contentType: "application/x-pem-file" });
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+
+  /** One secret per tenant; each version's value is the PKCS#8 DER (base64), the public half and endorsement in tags. */
+  async signingKeys(tenantId: string): Promise<SigningKeyVersion[]> {
+    const name = signingKeyName(tenantId);
+    const out: SigningKeyVersion[] = [];
+    try {
+      for await (const p of this.client.listPropertiesOfSecretVersions(name)) {
+        const tags = p.tags;
+        if (p.enabled === false || p.version === undefined || tags?.signingKeyVersion === undefined || tags.publicKey === undefined) continue;
+        const s = await this.client.getSecret(name, { version: p.version });
+        out.push({
+          version: Number(tags.signingKeyVersion),
+          publicKeyRaw: Buffer.from(tags.publicKey, "base64"),
+          privateKeyDer: Buffer.from(s.value ?? "", "base64"),
+          endorsement: tags.endorsement === undefined || tags.endorsement === "" ? undefined : Buffer.from(tags.endorsement, "base64"),
+          createdAt: new Date(tags.createdAt ?? 0),
+        });
+      }
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw unavailable(e);
+    }
+    return out.sort((a, b) => a.version - b.version);
+  }
+
+  async addSigningKey(tenantId: string, key: SigningKeyVersion): Promise<void> {
+    try {
+      await this.client.setSecret(signingKeyName(tenantId), key.privateKeyDer.toString("base64"), {
+        contentType: "application/vnd.writeback.control-signing-key",
+        tags: {
+          signingKeyVersion: String(key.version),
+          publicKey: key.publicKeyRaw.toString("base64"),
+          endorsement: key.endorsement?.toString("base64") ?? "",
+          createdAt: key.createdAt.toISOString(),
+        },
+      });
     } catch (e) {
       throw unavailable(e);
     }

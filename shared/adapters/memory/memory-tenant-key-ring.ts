@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { PackageKey, TenantKeyRing } from "../../ports/tenant-key-ring.port.js";
+import type { PackageKey, SigningKeyVersion, TenantKeyRing } from "../../ports/tenant-key-ring.port.js";
 
 function copy(k: PackageKey): PackageKey {
   return { version: k.version, key: Buffer.from(k.key), createdAt: new Date(k.createdAt), acknowledgedAt: k.acknowledgedAt === undefined ? undefined : new Date(k.acknowledgedAt) };
@@ -9,6 +9,7 @@ function copy(k: PackageKey): PackageKey {
 export class MemoryTenantKeyRing implements TenantKeyRing {
   private readonly keys = new Map<string, PackageKey[]>();
   private readonly publicKeys = new Map<string, string>();
+  private readonly signing = new Map<string, SigningKeyVersion[]>();
   reads = 0;
 
   private list(tenantId: string): PackageKey[] {
@@ -53,6 +54,18 @@ export class MemoryTenantKeyRing implements TenantKeyRing {
 
   async setAgentPublicKey(tenantId: string, publicKeyPem: string): Promise<void> {
     this.publicKeys.set(tenantId, publicKeyPem);
+  }
+
+  async signingKeys(tenantId: string): Promise<SigningKeyVersion[]> {
+    this.reads += 1;
+    return (this.signing.get(tenantId) ?? []).map((k) => ({ ...k, publicKeyRaw: Buffer.from(k.publicKeyRaw), privateKeyDer: Buffer.from(k.privateKeyDer), createdAt: new Date(k.createdAt) }));
+  }
+
+  async addSigningKey(tenantId: string, key: SigningKeyVersion): Promise<void> {
+    const all = this.signing.get(tenantId) ?? [];
+    all.push({ ...key });
+    all.sort((a, b) => a.version - b.version);
+    this.signing.set(tenantId, all);
   }
 
   async tenantsWithKeys(): Promise<string[]> {

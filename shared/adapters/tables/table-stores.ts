@@ -69,6 +69,7 @@ interface HeartbeatEntity {
   policy: string;
   connectors: string;
   keyVersions: string;
+  signingKeyId?: string;
 }
 
 export class TableAgentHeartbeatStore implements AgentHeartbeatStore {
@@ -94,6 +95,7 @@ export class TableAgentHeartbeatStore implements AgentHeartbeatStore {
       policy: JSON.stringify(h.policy),
       connectors: JSON.stringify(h.connectors),
       keyVersions: JSON.stringify(h.keyVersions),
+      ...(h.signingKeyId === undefined ? {} : { signingKeyId: h.signingKeyId }),
     };
     await retryOnConflict(async () => {
       const existing = await this.read(h.tenantId);
@@ -123,6 +125,7 @@ export class TableAgentHeartbeatStore implements AgentHeartbeatStore {
       policy: JSON.parse(e.policy) as AgentHeartbeat["policy"],
       connectors: JSON.parse(e.connectors) as AgentHeartbeat["connectors"],
       keyVersions: JSON.parse(e.keyVersions) as number[],
+      ...(e.signingKeyId === undefined ? {} : { signingKeyId: e.signingKeyId }),
     };
   }
 }

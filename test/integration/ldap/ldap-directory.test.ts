@@ -31,6 +31,7 @@ import { openReply, sealRequest, type PasswordReply } from "../../../shared/prot
 import { startImpersonatingProxy, type ImpersonatingProxy } from "../../support/ldap-impersonating-proxy.js";
 import { findSecrets } from "../../support/secret-scan.js";
 import { addUser, runSamba, sambaUnavailableReason, startSambaAd, strongPassword, type SambaEnv, type SambaHandle } from "../../support/samba.js";
+import { testSigningKey } from "../../support/backend-signer.js";
 
 // ------------------------------------------------------------ the Samba instance (or why not)
 
@@ -203,7 +204,7 @@ async function agentCore(o: { bindDn?: string; bindPassword?: string } = {}): Pr
   const store = await FileSyncStore.open(join(mkdtempSync(join(tmpdir(), "agent-ldap-")), "sync.json"));
   const logger = new CapturingLogger();
   const dir = directory({ logger, ...o });
-  const processor = new RequestProcessor({ tenantId, agentId: "agent-ldap", agentVersion: "9.9.9", keys, directory: dir, syncStore: store, locator: dir, logger, cloudClock: new CloudClock() });
+  const processor = new RequestProcessor({ tenantId, agentId: "agent-ldap", agentVersion: "9.9.9", keys, trust: testSigningKey(tenantId).trust, directory: dir, syncStore: store, locator: dir, logger, cloudClock: new CloudClock() });
   const send = async (operation: "reset" | "policy", cloudAnchor: string, password: string | undefined, sourceAnchor: Buffer | undefined) => {
       const now = new Date();
       const result = await processor.handle({

@@ -28,6 +28,7 @@ import { createTokenVerifier } from "../../../shared/http/auth.js";
 import { silentLogger } from "../../../shared/ports/logger.port.js";
 import type { PasswordReply } from "../../../shared/protocol/envelope.js";
 import { startServiceBusPeerForTests, type TestPeer } from "../../support/servicebus.js";
+import { BackendTrust, type PinnedSigningKey } from "../../../agent/core/backend-trust.js";
 
 // Issue 8's load promise, on the real relay (Service Bus SDK ↔ local AMQP peer) with the real
 // agent runtime: 10,000 resets with unique passwords over 2 tenants whose directories hold
@@ -94,7 +95,9 @@ beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "wb-load-"));
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     writeFileSync(join(dir, "agent.pem"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
-    await admin.registerAgent(id, publicKey.export({ type: "spki", format: "pem" }).toString());
+    const registration = await admin.registerAgent(id, publicKey.export({ type: "spki", format: "pem" }).toString());
+    // What `agent register` does with the answer: pin the backend's control-signing key.
+    await BackendTrust.pin(join(dir, "backend-signing-key.json"), id, registration.backendSigningKey as PinnedSigningKey);
     const sync = await FileSyncStore.open(join(dir, "sync.json"));
     await sync.upsert(demoSyncObjects(USERS));
     await sync.close();

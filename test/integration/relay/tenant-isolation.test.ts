@@ -27,7 +27,9 @@ import { useServices } from "../../../shared/composition/services.js";
 import { DEMO_USERS } from "../../../dev/demo-tenant.js";
 import { silentLogger } from "../../../shared/ports/logger.port.js";
 import { encodeAgentEvent } from "../../../shared/protocol/agent-event.js";
-import { openKeyDelivery, openReply, openRequest, sealKeyDelivery, sealReply, sealRequest, type PasswordReply } from "../../../shared/protocol/envelope.js";
+import { openKeyDelivery, openReply, openRequest, peekHeader, sealKeyDelivery, sealReply, sealRequest, type PasswordReply } from "../../../shared/protocol/envelope.js";
+import { BackendTrust } from "../../../agent/core/backend-trust.js";
+import { testSigningKey } from "../../support/backend-signer.js";
 import type { HttpHandler } from "../../../shared/http/pipeline.js";
 import { startServiceBusPeerForTests, type TestPeer } from "../../support/servicebus.js";
 import { startInMemoryStack } from "../../support/in-memory-stack.js";
@@ -249,13 +251,17 @@ describe("protocol: B's keys open nothing of A's", () => {
   });
 
   test("replies and key deliveries are bound to their tenant too", () => {
+    const signerA = testSigningKey(A.id);
     const reply = sealReply({ requestId: randomUUID(), operation: "reset", keyVersion: 1, expiresAt: new Date(Date.now() + 60_000), completedAt: new Date(), outcome: "succeeded", reason: "", agentVersion: "x", diagnostic: "" }, A.id, A.packageKey);
     assert.throws(() => openReply(reply, B.id, () => B.packageKey));
     assert.throws(() => openReply(reply, B.id, () => A.packageKey), "tenant id is bound as associated data");
     assert.throws(() => openReply(reply, A.id, () => B.packageKey));
     const newKey = randomBytes(32);
-    const delivery = sealKeyDelivery({ requestId: randomUUID(), keyVersion: 2, issuedAt: new Date(), expiresAt: new Date(Date.now() + 60_000), traceId: randomUUID(), purpose: "rotate", previousKeyVersion: 1, previousValidUntil: new Date() }, A.id, newKey, A.agent.publicKey);
+    const delivery = sealKeyDelivery({ requestId: randomUUID(), keyVersion: 2, issuedAt: new Date(), expiresAt: new Date(Date.now() + 60_000), traceId: randomUUID(), purpose: "rotate", previousKeyVersion: 1, previousValidUntil: new Date() }, A.id, newKey, A.agent.publicKey, signerA.signer);
     assert.throws(() => openKeyDelivery(delivery, B.id, B.agent.privateKey));
+    // The backend's signature binds the tenant as well: B's agent, even pinning the same key, refuses it before decrypting.
+    assert.equal(BackendTrust.fromPinned(B.id, signerA.pin).verify(peekHeader(delivery).trailer), "forged");
+    assert.equal(BackendTrust.fromPinned(A.id, signerA.pin).verify(peekHeader(delivery).trailer), undefined);
     assert.throws(() => openKeyDelivery(delivery, A.id, B.agent.privateKey), "wrapped for A's agent key only");
     assert.throws(() => openKeyDelivery(delivery, B.id, A.agent.privateKey), "tenant id is bound");
     assert.ok(openKeyDelivery(delivery, A.id, A.agent.privateKey).key.equals(newKey));

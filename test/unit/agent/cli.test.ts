@@ -6,6 +6,7 @@ import { describe, test } from "vitest";
 import { EXIT, runAgentCli, type CommandHandlers } from "../../../agent/cli.js";
 import type { AgentConfig } from "../../../agent/config/agent-config.js";
 import { AGENT_VERSION } from "../../../agent/version.js";
+import { BackendTrustError } from "../../../agent/core/backend-trust.js";
 
 function configFile(extra: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), "agent-cli-"));
@@ -34,7 +35,7 @@ async function cli(argv: string[], handlers: Partial<CommandHandlers> = {}) {
       calls.push({ command, config, o });
       return 0;
     };
-  const all: CommandHandlers = { register: record("register"), run: record("run"), status: record("status"), check: record("check"), sync: record("sync"), ...handlers };
+  const all: CommandHandlers = { register: record("register"), pinBackendKey: record("pinBackendKey"), run: record("run"), status: record("status"), check: record("check"), sync: record("sync"), ...handlers };
   const code = await runAgentCli(argv, { out: (t) => (out += t), err: (t) => (err += t), env: {} }, all);
   return { code, out, err, calls };
 }
@@ -93,6 +94,22 @@ describe("agent command line", () => {
       },
     });
     assert.equal(r.code, 1);
+  });
+
+  test("pin-backend-key: gets its flags; a missing pin at run is reported with its stable code, exit 1", async () => {
+    const file = configFile();
+    const r = await cli(["pin-backend-key", "-c", file, "--expect-key-id", "0123456789abcdef"]);
+    assert.equal(r.code, EXIT.ok);
+    assert.deepEqual(r.calls.map((c) => [c.command, c.o]), [["pinBackendKey", { backend: undefined, token: undefined, expectKeyId: "0123456789abcdef" }]]);
+    const help = await cli(["--help"]);
+    assert.match(help.out, /\n  pin-backend-key /);
+    const notPinned = await cli(["run", "-c", file], {
+      run: async () => {
+        throw new BackendTrustError("BACKEND_KEY_NOT_PINNED", "BACKEND_KEY_NOT_PINNED: no backend signing key is pinned. Run `agent pin-backend-key`.");
+      },
+    });
+    assert.equal(notPinned.code, EXIT.failed);
+    assert.match(notPinned.err, /BACKEND_KEY_NOT_PINNED/);
   });
 
   test("an invalid configuration: exit 1 with the setting named, never a stack trace", async () => {

@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, test } from "vitest";
 import { registerAgent } from "../../../agent/commands/register.js";
 import { AgentKeyError, AgentKeyStore } from "../../../agent/core/agent-key-store.js";
+import { testSigningKey } from "../../support/backend-signer.js";
 
 const TENANT = "11111111-2222-4333-8444-555555555555";
 let backend: Server;
@@ -24,7 +25,7 @@ beforeAll(async () => {
   backend = createServer((req, res) => {
     seenTokens.push(req.headers.authorization ?? "");
     req.resume();
-    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ tenantId: TENANT, registered: true, keyDelivery: "onEnable" })));
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ tenantId: TENANT, registered: true, keyDelivery: "onEnable", backendSigningKey: testSigningKey(TENANT).pin })));
   });
   await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
   backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/api`;
@@ -32,7 +33,7 @@ beforeAll(async () => {
 afterAll(() => backend.close());
 
 const mode = (file: string) => statSync(file).mode & 0o777;
-const register = (privateKeyFile: string, force = true) => registerAgent({ tenantId: TENANT, agentId: "a", backendUrl, adminToken: "t", privateKeyFile, force });
+const register = (privateKeyFile: string, force = true) => registerAgent({ tenantId: TENANT, agentId: "a", backendUrl, adminToken: "t", privateKeyFile, backendKeyFile: join(mkdtempSync(join(tmpdir(), "agent-pin-")), "backend-signing-key.json"), force });
 
 describe("agent register writes the private key safely", () => {
   test("--force over an existing 0644 file leaves a 0600 file, with the new key, and no temporary file behind", async () => {

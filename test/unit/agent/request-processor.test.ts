@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, test } from "vitest";
-import { AgentKeyStore } from "../../../agent/core/agent-key-store.js";
+import { AgentKeyStore, MAX_KEY_VERSION_STEP } from "../../../agent/core/agent-key-store.js";
+import { BackendTrust, BackendTrustError } from "../../../agent/core/backend-trust.js";
+import { BinaryWriter } from "../../../shared/protocol/binary.js";
+import { CONTROL_TRAILER_BYTES, endorseSigningKey } from "../../../shared/protocol/control-signature.js";
+import { uuidToBytes } from "../../../shared/protocol/ids.js";
+import { aesGcmSeal, rsaOaepEncrypt } from "../../../shared/protocol/primitives.js";
 import { CloudClock } from "../../../agent/core/cloud-clock.js";
 import { HeartbeatBuilder } from "../../../agent/core/heartbeat-builder.js";
 import { RequestProcessor, type HandleResult, type IncomingMessage } from "../../../agent/core/request-processor.js";
@@ -21,10 +26,12 @@ import {
   sealKeyDelivery,
   sealReply,
   sealRequest,
+  sealSigningKeyUpdate,
   type PasswordReply,
   type SealRequestInput,
 } from "../../../shared/protocol/envelope.js";
 import { ManualClock, MINUTE, pw, SECOND } from "./helpers.js";
+import { testSigningKey } from "../../support/backend-signer.js";
 
 const TENANT = randomUUID();
 const DOMAIN = "corp.example.com";
@@ -88,6 +95,8 @@ interface Fixture {
   processor: RequestProcessor;
   packageKey: Buffer;
   users: Record<"alice" | "admin" | "disabled" | "locked" | "ghost", { ref: AccountRef; anchor: string }>;
+  /** The backend's control-signing key, pinned by this agent. */
+  backend: ReturnType<typeof testSigningKey>;
 }
 
 async function fixture(o: { clockOffsetMs?: number } = {}): Promise<Fixture> {
@@ -126,17 +135,19 @@ async function fixture(o: { clockOffsetMs?: number } = {}): Promise<Fixture> {
   await keys.install(1, packageKey);
   const logger = new CapturingLogger();
   const spy = new SpyDirectory(dir);
+  const backend = testSigningKey(TENANT);
   const processor = new RequestProcessor({
     tenantId: TENANT,
     agentId: "agent-test",
     agentVersion: "9.9.9",
     keys,
+    trust: backend.trust,
     directory: spy,
     syncStore: store,
     logger,
     cloudClock: new CloudClock({ clock }),
   });
-  return { clock, dir, spy, store, keys, stateFile, logger, processor, packageKey, users };
+  return { clock, dir, spy, store, keys, stateFile, logger, processor, packageKey, users, backend };
 }
 
 type RequestOverrides = Partial<Omit<SealRequestInput, "newPassword" | "currentPassword">> & { newPassword?: string; currentPassword?: string; packageKey?: Buffer };
@@ -381,7 +392,7 @@ describe("request processor: hostile messages", () => {
     await rejected(f, { body: reply }, "malformed");
     assert.equal(f.spy.writeCalls, 0);
     assert.equal(f.dir.writeCount(), 0);
-    assert.deepEqual(f.processor.stats().rejected, { tampered: 6, expired: 0, replayed: 0, unknownKeyVersion: 1, malformed: 4, oversize: 1, wrongTenant: 1 });
+    assert.deepEqual(f.processor.stats().rejected, { tampered: 6, expired: 0, replayed: 0, unknownKeyVersion: 1, malformed: 4, oversize: 1, wrongTenant: 1, unsigned: 0, untrustedSigner: 0, forged: 0 });
     assert.equal(f.logger.lines.filter((l) => l.includes("message rejected")).length, 13);
   });
 
@@ -425,6 +436,7 @@ describe("request processor: key delivery and disable", () => {
       o.tenantId ?? TENANT,
       newKey,
       o.publicKey ?? agentKeys.publicKey,
+      f.backend.signer,
     );
     return { body, requestId };
   }
@@ -483,7 +495,7 @@ describe("request processor: key delivery and disable", () => {
     const forOtherAgent = await f.processor.handle({ body: delivery(f, 2, randomBytes(32), 1, new Date(), { publicKey: other.publicKey }).body });
     assert.equal(forOtherAgent.rejection, "tampered");
     const forOtherTenant = await f.processor.handle({ body: delivery(f, 2, randomBytes(32), 1, new Date(), { tenantId: randomUUID() }).body });
-    assert.equal(forOtherTenant.rejection, "tampered");
+    assert.equal(forOtherTenant.rejection, "forged", "the signature binds the tenant: refused before any decryption");
     assert.deepEqual(f.keys.heldVersions(new Date()), [1]);
   });
 
@@ -503,7 +515,7 @@ describe("request processor: key delivery and disable", () => {
     const f = await fixture();
     const now = new Date();
     const requestId = randomUUID();
-    const body = sealDisable({ requestId, keyVersion: 1, issuedAt: now, expiresAt: new Date(now.getTime() + 60_000), traceId: randomUUID() }, TENANT, f.packageKey);
+    const body = sealDisable({ requestId, keyVersion: 1, issuedAt: now, expiresAt: new Date(now.getTime() + 60_000), traceId: randomUUID() }, TENANT, f.packageKey, f.backend.signer);
     const result = await f.processor.handle({ body });
     assert.equal(replyOf(result, f.packageKey).outcome, "succeeded");
     assert.equal(replyOf(result, f.packageKey).operation, "disable");
@@ -536,7 +548,7 @@ describe("request processor: secrets stay out of logs", () => {
     await f.processor.handle({ body: sealed(f, { newPassword: passwords[1] }).body });
     const key2 = randomBytes(32);
     await f.processor.handle({
-      body: sealKeyDelivery({ requestId: randomUUID(), keyVersion: 2, issuedAt: new Date(), expiresAt: new Date(Date.now() + 60_000), traceId: randomUUID(), purpose: "rotate", previousKeyVersion: 1, previousValidUntil: new Date() }, TENANT, key2, agentKeys.publicKey),
+      body: sealKeyDelivery({ requestId: randomUUID(), keyVersion: 2, issuedAt: new Date(), expiresAt: new Date(Date.now() + 60_000), traceId: randomUUID(), purpose: "rotate", previousKeyVersion: 1, previousValidUntil: new Date() }, TENANT, key2, agentKeys.publicKey, f.backend.signer),
     });
 
     const logs = f.logger.text();
@@ -570,5 +582,186 @@ describe("heartbeat", () => {
     const degraded = await hb.build();
     assert.equal(degraded.connectors[1]?.status, "unreachable");
     assert.equal(degraded.policy.minLength, 8, "only reachable domains' policies");
+  });
+});
+
+// ---------------------------------------------------------------- issue 17, finding 1: forged control messages
+
+/** A key delivery exactly as the backend built one before control messages were signed: only the agent's public key is needed. */
+function unsignedKeyDelivery(o: { tenantId: string; keyVersion: number; newKey: Buffer; agentPublicKey: KeyObject; previousKeyVersion: number; previousValidUntil: Date }): Buffer {
+  const now = new Date();
+  const iv = randomBytes(12);
+  const header = new BinaryWriter()
+    .raw(Buffer.from("PW", "ascii"))
+    .u8(1)
+    .u8(3) // control
+    .u8(4) // deliverKey
+    .u32(o.keyVersion)
+    .raw(uuidToBytes(randomUUID()))
+    .time(new Date(now.getTime() + 60_000))
+    .bytes16(rsaOaepEncrypt(o.agentPublicKey, o.newKey))
+    .raw(iv)
+    .toBuffer();
+  const payload = new BinaryWriter().time(now).raw(uuidToBytes(randomUUID())).u8(1).u32(o.previousKeyVersion).time(o.previousValidUntil).toBuffer();
+  return Buffer.concat([header, aesGcmSeal(o.newKey, iv, payload, Buffer.concat([header, uuidToBytes(o.tenantId)]))]);
+}
+
+/** Counts every use of the agent's RSA private key (the only way to an RSA decryption). */
+function countPrivateKeyUse(f: Fixture): { count: number } {
+  const counter = { count: 0 };
+  const key = f.keys.privateKey;
+  Object.defineProperty(f.keys, "privateKey", { get: () => ((counter.count += 1), key) });
+  return counter;
+}
+
+describe("request processor: control messages need the backend's signature (issue 17)", () => {
+  const farFuture = new Date("2200-01-01T00:00:00Z");
+  function genuine(f: Fixture, keyVersion: number, newKey: Buffer, previousKeyVersion = 1, signer = f.backend.signer, previousValidUntil = new Date(Date.now() + 150_000)) {
+    const now = new Date();
+    return sealKeyDelivery(
+      { requestId: randomUUID(), keyVersion, issuedAt: now, expiresAt: new Date(now.getTime() + 120_000), traceId: randomUUID(), purpose: "rotate", previousKeyVersion, previousValidUntil },
+      TENANT,
+      newKey,
+      agentKeys.publicKey,
+      signer,
+    );
+  }
+  async function refused(f: Fixture, body: Buffer, rejection: string, code: string): Promise<void> {
+    const result = await f.processor.handle({ body });
+    assert.equal(result.verdict, "rejected");
+    assert.equal(result.rejection, rejection);
+    assert.equal(result.reply, undefined, "nothing useful is answered");
+    assert.equal(result.event, undefined);
+    assert.ok(f.logger.lines.some((l) => l.includes(`"code":"${code}"`)), `logged with ${code}`);
+  }
+  const resetUnder = (f: Fixture, keyVersion: number, packageKey: Buffer, newPassword: string) => sealed(f, { keyVersion, packageKey, newPassword });
+
+  test("a delivery built as before (agent public key only) is refused before any RSA work; nothing installed; a reset under the forged key changes nothing", async () => {
+    const f = await fixture();
+    const rsaUses = countPrivateKeyUse(f);
+    const forgedKey = randomBytes(32);
+    const attack = unsignedKeyDelivery({ tenantId: TENANT, keyVersion: 4294967295, newKey: forgedKey, agentPublicKey: agentKeys.publicKey, previousKeyVersion: 1, previousValidUntil: farFuture });
+    assert.ok(attack.length <= MAX_MESSAGE_BYTES);
+    await refused(f, attack, "unsigned", "CONTROL_MESSAGE_UNSIGNED");
+    // The same, from an attacker who signs with a key of their own (or copies the genuine key id).
+    const attacker = testSigningKey(TENANT);
+    await refused(f, genuine(f, 4294967295, forgedKey, 1, attacker.signer, farFuture), "untrustedSigner", "CONTROL_SIGNER_UNKNOWN");
+    await refused(f, genuine(f, 2, forgedKey, 1, { keyId: f.backend.signer.keyId, privateKey: attacker.signer.privateKey }, farFuture), "forged", "CONTROL_SIGNATURE_INVALID");
+    assert.equal(rsaUses.count, 0, "no RSA decryption for a forgery");
+    assert.deepEqual(f.keys.heldVersions(new Date()), [1], "nothing installed");
+    // Redelivery of the forgery: refused again, still without RSA work.
+    await refused(f, attack, "unsigned", "CONTROL_MESSAGE_UNSIGNED");
+    assert.equal(rsaUses.count, 0);
+
+    for (const version of [4294967295, 2]) {
+      const reset = await f.processor.handle({ body: resetUnder(f, version, forgedKey, "Forged-Pass-1").body });
+      assert.equal(reset.rejection, "unknownKeyVersion");
+      assert.equal(reset.reply, undefined);
+    }
+    assert.equal(f.spy.writeCalls, 0);
+    assert.equal(await f.dir.verifyPassword(f.users.alice.ref, pw("Forged-Pass-1")), "badPassword", "password unchanged");
+    assert.equal(f.processor.stats().rejected.unsigned, 2);
+  });
+
+  test("a genuine rotation after an attack attempt still succeeds, and the attacker's version never blocks it", async () => {
+    const f = await fixture();
+    const forgedKey = randomBytes(32);
+    await f.processor.handle({ body: unsignedKeyDelivery({ tenantId: TENANT, keyVersion: 4294967295, newKey: forgedKey, agentPublicKey: agentKeys.publicKey, previousKeyVersion: 1, previousValidUntil: farFuture }) });
+    await f.processor.handle({ body: genuine(f, 4294967295, forgedKey, 1, testSigningKey(TENANT).signer, farFuture) });
+    const key2 = randomBytes(32);
+    const result = await f.processor.handle({ body: genuine(f, 2, key2) });
+    assert.equal(result.verdict, "applied");
+    assert.equal(replyOf(result, key2, 2).outcome, "succeeded");
+    assert.equal(result.event?.type, "keyAcknowledged");
+    assert.equal(f.keys.currentVersion(), 2);
+    const reset = await f.processor.handle({ body: resetUnder(f, 2, key2, "Genuine-Pass-2").body });
+    assert.equal(replyOf(reset, key2, 2).outcome, "succeeded");
+    assert.equal(await f.dir.verifyPassword(f.users.alice.ref, pw("Genuine-Pass-2")), "ok");
+  });
+
+  test("versions move forward by a bounded step, even when signed; the overlap is the agent's rule, not the message's", async () => {
+    const f = await fixture();
+    const far = await f.processor.handle({ body: genuine(f, 1 + MAX_KEY_VERSION_STEP + 1, randomBytes(32)) });
+    assert.equal(far.outcome, "ONPREM_CONFIGURATION_ERROR");
+    assert.equal(far.event, undefined);
+    assert.ok(f.logger.lines.some((l) => l.includes('"code":"KEY_VERSION_OUT_OF_ORDER"')));
+    assert.equal(f.keys.currentVersion(), 1);
+    // A delivery claiming the previous key stays valid until 2200: the agent keeps it only message lifetime + skew margin (6 min by default).
+    const key2 = randomBytes(32);
+    assert.equal((await f.processor.handle({ body: genuine(f, 1 + MAX_KEY_VERSION_STEP, key2, 1, f.backend.signer, farFuture) })).outcome, "succeeded");
+    assert.deepEqual(f.keys.heldVersions(f.clock.now()), [1 + MAX_KEY_VERSION_STEP, 1]);
+    f.clock.advance(6 * MINUTE);
+    assert.deepEqual(f.keys.heldVersions(f.clock.now()), [1 + MAX_KEY_VERSION_STEP], "the previous key is gone after the agent's own bound");
+  });
+
+  test("an unsigned disable is refused and the keys are kept", async () => {
+    const f = await fixture();
+    const now = new Date();
+    const signedDisable = sealDisable({ requestId: randomUUID(), keyVersion: 1, issuedAt: now, expiresAt: new Date(now.getTime() + 60_000), traceId: randomUUID() }, TENANT, f.packageKey, testSigningKey(TENANT).signer);
+    await refused(f, signedDisable, "untrustedSigner", "CONTROL_SIGNER_UNKNOWN");
+    // Version 1 with the trailer cut off: what an older backend sends.
+    const unsigned = Buffer.from(signedDisable.subarray(0, signedDisable.length - CONTROL_TRAILER_BYTES));
+    unsigned[2] = 1;
+    await refused(f, unsigned, "unsigned", "CONTROL_MESSAGE_UNSIGNED");
+    assert.deepEqual(f.keys.heldVersions(new Date()), [1]);
+  });
+
+  test("signing-key rotation: the agent follows an endorsed chain (two rotations while offline); the retired key and unknown keys are refused after", async () => {
+    const f = await fixture();
+    const k1 = f.backend;
+    const k2 = testSigningKey(TENANT);
+    const k3 = testSigningKey(TENANT);
+    const chain = [
+      { publicKeyRaw: k2.publicKeyRaw, endorsement: endorseSigningKey(k1.signer.privateKey, TENANT, k2.publicKeyRaw) },
+      { publicKeyRaw: k3.publicKeyRaw, endorsement: endorseSigningKey(k2.signer.privateKey, TENANT, k3.publicKeyRaw) },
+    ];
+    const update = (c: typeof chain, signer = k3.signer, tenantId = TENANT) => {
+      const now = new Date();
+      return sealSigningKeyUpdate({ requestId: randomUUID(), keyVersion: 1, issuedAt: now, expiresAt: new Date(now.getTime() + 60_000), traceId: randomUUID(), chain: c }, tenantId, signer);
+    };
+    // Forgeries: an endorsement the pinned key did not make, a chain signed by another key, a chain for another tenant.
+    const rogue = testSigningKey(TENANT);
+    await refused(f, update([{ publicKeyRaw: rogue.publicKeyRaw, endorsement: endorseSigningKey(rogue.signer.privateKey, TENANT, rogue.publicKeyRaw) }], rogue.signer), "untrustedSigner", "CONTROL_SIGNER_UNKNOWN");
+    await refused(f, update(chain, rogue.signer), "untrustedSigner", "CONTROL_SIGNER_UNKNOWN");
+    await refused(f, update(chain, { keyId: k3.signer.keyId, privateKey: rogue.signer.privateKey }), "forged", "CONTROL_SIGNATURE_INVALID");
+    const otherTenant = randomUUID();
+    const foreignChain = [{ publicKeyRaw: k2.publicKeyRaw, endorsement: endorseSigningKey(k1.signer.privateKey, otherTenant, k2.publicKeyRaw) }];
+    await refused(f, update(foreignChain, k2.signer), "untrustedSigner", "CONTROL_SIGNER_UNKNOWN");
+    assert.equal(f.processor.stats().applied, 0);
+
+    const genuineUpdate = update(chain);
+    assert.ok(genuineUpdate.length <= MAX_MESSAGE_BYTES);
+    const result = await f.processor.handle({ body: genuineUpdate });
+    assert.equal(result.verdict, "applied");
+    assert.equal(result.trustUpdated, true);
+    assert.equal(replyOf(result, f.packageKey, 1).operation, "updateSigningKey");
+    assert.equal(f.backend.trust.keyId, k3.pin.keyId);
+    // Sent again (a retry that crossed the reply): harmless, the agent stays on k3.
+    assert.equal((await f.processor.handle({ body: update(chain) })).verdict, "applied");
+    assert.equal(f.backend.trust.keyId, k3.pin.keyId);
+
+    const key2 = randomBytes(32);
+    await refused(f, genuine(f, 2, key2, 1, k1.signer), "untrustedSigner", "CONTROL_SIGNER_UNKNOWN");
+    await refused(f, genuine(f, 2, key2, 1, k2.signer), "untrustedSigner", "CONTROL_SIGNER_UNKNOWN");
+    assert.equal(f.keys.currentVersion(), 1, "nothing installed under a retired key");
+    assert.equal((await f.processor.handle({ body: genuine(f, 2, key2, 1, k3.signer) })).outcome, "succeeded");
+    assert.equal(f.keys.currentVersion(), 2);
+  });
+
+  test("the pin file: written 0600 by rename, reloaded, advanced on update; a missing or damaged pin stops the agent with a stable code", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "agent-trust-"));
+    const file = join(dir, "backend-signing-key.json");
+    const k1 = testSigningKey(TENANT);
+    await assert.rejects(BackendTrust.open(file, TENANT), (e: unknown) => e instanceof BackendTrustError && e.code === "BACKEND_KEY_NOT_PINNED" && e.message.includes("agent pin-backend-key"));
+    await BackendTrust.pin(file, TENANT, k1.pin);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const trust = await BackendTrust.open(file, TENANT);
+    assert.equal(trust.keyId, k1.pin.keyId);
+    await assert.rejects(BackendTrust.open(file, randomUUID()), (e: unknown) => e instanceof BackendTrustError && e.code === "BACKEND_KEY_PIN_INVALID", "a pin for another tenant");
+    const k2 = testSigningKey(TENANT);
+    await trust.advance(k2.publicKeyRaw);
+    assert.equal((await BackendTrust.open(file, TENANT)).keyId, k2.pin.keyId);
+    writeFileSync(file, JSON.stringify({ ...k1.pin, keyId: k2.pin.keyId }));
+    await assert.rejects(BackendTrust.open(file, TENANT), (e: unknown) => e instanceof BackendTrustError && e.code === "BACKEND_KEY_PIN_INVALID", "key id and key disagree");
   });
 });

@@ -18,6 +18,7 @@ import {
 } from "../../../shared/protocol/envelope.js";
 import { DecryptionError } from "../../../shared/protocol/primitives.js";
 import { MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR, MAX_PASSWORD_CHARS } from "../../../shared/http/request-schemas.js";
+import { testSigningKey } from "../../support/backend-signer.js";
 
 const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const tenantId = randomUUID();
@@ -160,7 +161,7 @@ describe("reply and control envelopes", () => {
     const newKey = randomBytes(32);
     const now = new Date();
     const delivery = { requestId: randomUUID(), keyVersion: 4, issuedAt: now, expiresAt: new Date(now.getTime() + 60_000), traceId: randomUUID(), purpose: "rotate" as const, previousKeyVersion: 3, previousValidUntil: new Date(now.getTime() + 150_000) };
-    const sealed = sealKeyDelivery(delivery, tenantId, newKey, publicKey);
+    const sealed = sealKeyDelivery(delivery, tenantId, newKey, publicKey, testSigningKey(tenantId).signer);
     const opened = openKeyDelivery(sealed, tenantId, privateKey);
     assert.ok(opened.key.equals(newKey));
     assert.equal(opened.delivery.previousKeyVersion, 3);
@@ -173,7 +174,8 @@ describe("reply and control envelopes", () => {
   test("a disable notice must be sealed with a key the agent holds", () => {
     const now = new Date();
     const notice = { requestId: randomUUID(), keyVersion: 3, issuedAt: now, expiresAt: now, traceId: randomUUID() };
-    assert.equal(openDisable(sealDisable(notice, tenantId, packageKey), tenantId, keyFor).requestId, notice.requestId);
-    assert.throws(() => openDisable(sealDisable(notice, tenantId, randomBytes(32)), tenantId, keyFor), DecryptionError);
+    const { signer } = testSigningKey(tenantId);
+    assert.equal(openDisable(sealDisable(notice, tenantId, packageKey, signer), tenantId, keyFor).requestId, notice.requestId);
+    assert.throws(() => openDisable(sealDisable(notice, tenantId, randomBytes(32), signer), tenantId, keyFor), DecryptionError);
   });
 });
