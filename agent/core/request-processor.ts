@@ -251,11 +251,8 @@ export class RequestProcessor {
       return new Rejected("malformed");
     }
     try {
-      const found = await this.accounts.resolve(r.cloudAnchor, r.sourceAnchor);
-      if (found.kind === "notFound") return failure("USER_NOT_FOUND", found.detail);
-      if (found.kind === "misconfigured") return failure("ONPREM_CONFIGURATION_ERROR", found.detail);
-      if (found.kind === "ambiguous") return failure("USER_AMBIGUOUS", found.detail);
-      const ref: AccountRef = { domain: found.domain, distinguishedName: found.distinguishedName, objectGuid: found.objectGuid };
+      const ref = await this.findAccount(r);
+      if (!("objectGuid" in ref)) return ref;
       const account = await this.o.directory.readAccount(ref);
       if (account === undefined) return failure("USER_NOT_FOUND", "the linked AD object does not exist");
       if (account.protected) return failure("PROTECTED_ACCOUNT", "adminCount=1 or a protected group");
@@ -279,14 +276,20 @@ export class RequestProcessor {
     }
   }
 
+  /** The request's account (live by source anchor, else the sync store), or the outcome that says why there is none. */
+  private async findAccount(r: OpenedPasswordRequest): Promise<AccountRef | ReplyOutcome> {
+    const found = await this.accounts.resolve(r.cloudAnchor, r.sourceAnchor);
+    if (found.kind === "notFound") return failure("USER_NOT_FOUND", found.detail);
+    if (found.kind === "misconfigured") return failure("ONPREM_CONFIGURATION_ERROR", found.detail);
+    if (found.kind === "ambiguous") return failure("USER_AMBIGUOUS", found.detail);
+    return { domain: found.domain, distinguishedName: found.distinguishedName, objectGuid: found.objectGuid };
+  }
+
   /** Precheck's question: the policy AD will apply to this user (a PSO's, else the domain's). Reads only. */
   private async userPolicy(r: OpenedPasswordRequest): Promise<ReplyOutcome & { policy?: UserPasswordPolicy }> {
     try {
-      const found = await this.accounts.resolve(r.cloudAnchor, r.sourceAnchor);
-      if (found.kind === "notFound") return failure("USER_NOT_FOUND", found.detail);
-      if (found.kind === "misconfigured") return failure("ONPREM_CONFIGURATION_ERROR", found.detail);
-      if (found.kind === "ambiguous") return failure("USER_AMBIGUOUS", found.detail);
-      const ref: AccountRef = { domain: found.domain, distinguishedName: found.distinguishedName, objectGuid: found.objectGuid };
+      const ref = await this.findAccount(r);
+      if (!("objectGuid" in ref)) return ref;
       const policy = this.o.directory.effectivePolicy !== undefined ? await this.o.directory.effectivePolicy(ref) : { ...(await this.o.directory.passwordPolicy(ref.domain)), source: "domain" as const };
       return { ...SUCCEEDED, policy };
     } catch (e) {
