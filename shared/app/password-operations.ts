@@ -76,7 +76,7 @@ interface Availability {
 const AGENT_OFFLINE_RETRY_SECONDS = 60;
 /** How long precheck waits for the agent's answer about the user's own policy before showing the domain's. */
 export const PRECHECK_POLICY_TIMEOUT_MS = 1500;
-/** Agents from this version answer policy requests (older ones would refuse the message as malformed). */
+/** Agents from this version answer policy requests and read source anchors in requests (older ones would refuse such messages as malformed). */
 const USER_POLICY_AGENT_VERSION = [0, 2, 0] as const;
 
 export function supportsUserPolicy(agentVersion: string): boolean {
@@ -315,8 +315,9 @@ export class PasswordOperations {
     const limitRead = this.s.rateLimiter.read(tenantId, input.user.cloudAnchor).catch(() => undefined);
     let packageKey: PackageKey;
     let publicKeyPem: string;
+    let heartbeat: AgentHeartbeat;
     try {
-      ({ packageKey, publicKeyPem } = await this.available(state, started, input.operation));
+      ({ packageKey, publicKeyPem, heartbeat } = await this.available(state, started, input.operation));
     } catch (e) {
       // A requestId seen before answers as recorded, whatever the tenant's state is now: one
       // read, on refusal paths only.
@@ -324,6 +325,8 @@ export class PasswordOperations {
       if (previous !== undefined) return this.replay(previous, print, attempt);
       throw e;
     }
+    // Agents before 0.2.0 would refuse a request carrying the source anchor as malformed: they get the cloud anchor only.
+    const sendSourceAnchor = input.user.onPremisesImmutableId !== undefined && supportsUserPolicy(heartbeat.agentVersion);
 
     const expiresAt = new Date(started.getTime() + this.s.policy.messageTtlSeconds * 1000);
     const begun = await this.s.ledger.begin(
@@ -366,7 +369,7 @@ export class PasswordOperations {
         expiresAt,
         traceId: randomUUID(),
         cloudAnchor: input.user.cloudAnchor,
-        ...(input.user.onPremisesImmutableId === undefined ? {} : { sourceAnchor: Buffer.from(input.user.onPremisesImmutableId, "base64") }),
+        ...(sendSourceAnchor && input.user.onPremisesImmutableId !== undefined ? { sourceAnchor: Buffer.from(input.user.onPremisesImmutableId, "base64") } : {}),
         initiator: input.initiator,
         flags: input.flags,
         ...(newPassword === undefined ? {} : { newPassword }),

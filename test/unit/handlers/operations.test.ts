@@ -14,6 +14,7 @@ import { supportedChannels } from "../../../shared/domain/support-matrix.js";
 import { useServices } from "../../../shared/composition/services.js";
 import { MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR } from "../../../shared/http/request-schemas.js";
 import { AppError } from "../../../shared/errors/app-error.js";
+import { AGENT_VERSION } from "../../../agent/version.js";
 import { findSecrets } from "../../support/secret-scan.js";
 import { startInMemoryStack, type InMemoryStack } from "../../support/in-memory-stack.js";
 
@@ -21,7 +22,7 @@ let s: InMemoryStack;
 const passwordsUsed: string[] = [DEMO_INITIAL_PASSWORD];
 
 beforeAll(async () => {
-  s = await startInMemoryStack({ rateLimitMax: 1000 });
+  s = await startInMemoryStack({ rateLimitMax: 1000, agentVersion: AGENT_VERSION });
 });
 
 const u = (sam: string) => userRef(demoUser(sam));

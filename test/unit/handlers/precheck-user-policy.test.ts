@@ -57,6 +57,11 @@ describe("precheck returns the user's own password policy (fine-grained password
     const r = await old.call(precheck, { method: "POST", path: "/x", body: { user: u("alice") } });
     assert.equal(r.body.policySource, "domain");
     assert.equal(old.directory.writeCount(), writes);
+    // An older agent is not sent the source anchor (it would refuse the message): it answers by cloud anchor.
+    const oldSa = randomBytes(16);
+    old.directory.addUser(DEMO_DOMAIN, { sAMAccountName: "fresh2", msDsConsistencyGuid: oldSa });
+    const viaOld = await old.call(passwordResets, { method: "POST", path: "/x", body: { user: { cloudAnchor: `User_${randomUUID()}`, userPrincipalName: "f2@contoso.com", authType: "passwordHashSync", onPremisesImmutableId: oldSa.toString("base64") }, newPassword: `Aa1!${randomUUID()}`, initiator: sspr } });
+    assert.equal(viaOld.body.error?.code, "USER_NOT_FOUND");
     assert.equal(supportsUserPolicy("0.1.9"), false);
     assert.equal(supportsUserPolicy("0.2.0"), true);
     assert.equal(supportsUserPolicy("1.0.0-preview.1"), true);
