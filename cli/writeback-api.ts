@@ -33,7 +33,7 @@ export class WritebackApi {
     } catch {
       throw new ApiError(0, "UNREACHABLE", `The API at ${this.baseUrl} could not be reached.`);
     }
-    const json = (await response.json().catch(() => undefined)) as unknown;
+    const json: unknown = await response.json().catch(() => undefined);
     if (!response.ok) {
       const error = (json as Partial<ApiErrorBody> | undefined)?.error;
       throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? response.statusText);

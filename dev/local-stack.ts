@@ -324,7 +324,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functionLogs: () => logs.join(""),
       async auditRows() {
         const rows = await built.services.audit.list(DEMO_TENANT_ID, 1000);
-        return rows.map((r) => ({ ...r }) as Record<string, unknown>);
+        return rows.map((r) => ({ ...r }));
       },
       faults: {
         restartServiceBus: () => serviceBus.restart(),

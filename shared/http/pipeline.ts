@@ -70,13 +70,13 @@ function invalidFields(issues: readonly { path: (string | number)[]; code: strin
 function parseBody<TBody>(schema: ZodType<TBody, ZodTypeDef, unknown>, value: unknown): TBody {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const fields = invalidFields(result.error.issues as unknown as { path: (string | number)[]; code: string; keys?: string[] }[]);
+  const fields = invalidFields(result.error.issues);
   throw new AppError("INVALID_REQUEST", { message: `Invalid or missing fields: ${fields.join(", ")}.`, fields });
 }
 
 function requestIdOf(body: unknown, fallback: string): string {
   if (typeof body === "object" && body !== null && "requestId" in body) {
-    const id = (body as { requestId: unknown }).requestId;
+    const id = body.requestId;
     if (typeof id === "string" && isUuid(id)) return id.toLowerCase();
   }
   return fallback;

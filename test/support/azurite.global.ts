@@ -1,6 +1,5 @@
 import type { TestProject } from "vitest/node";
 import { startAzurite } from "./azurite.js";
-import "./provided.js";
 
 /** One Azurite for the project's run; files reach it through inject("tablesConnectionString"). */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -1,6 +1,5 @@
 import { inject } from "vitest";
 import { startAzurite } from "../../dev/azurite.js";
-import "./provided.js";
 
 export { startAzurite, type AzuriteHandle } from "../../dev/azurite.js";
 

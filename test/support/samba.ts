@@ -5,7 +5,6 @@
  */
 import { inject } from "vitest";
 import { addUser, startSambaDc, type SambaDc } from "../../dev/samba-dc.js";
-import "./provided.js";
 
 export { addUser, sambaUnavailableReason, strongPassword, unicodePwd, type SambaDc } from "../../dev/samba-dc.js";
 

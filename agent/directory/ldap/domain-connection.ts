@@ -281,7 +281,7 @@ export class DomainConnection {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([this.connecting, this.pdcConnecting?.promise].map((p) => p?.catch(() => undefined)));
+    await Promise.all([this.connecting, this.pdcConnecting?.promise].filter((p) => p !== undefined).map((p) => p.catch(() => undefined)));
     const open = [this.session, this.pdcSession].filter((s): s is BoundSession => s !== undefined);
     this.session = undefined;
     this.pdcSession = undefined;

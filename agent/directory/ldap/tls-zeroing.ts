@@ -19,6 +19,6 @@ export function zeroingTlsConnect(port: number, host: string, options: Connectio
     };
     return encoding === undefined ? write(chunk, wipe) : write(chunk, encoding, wipe);
   };
-  socket.write = patched as TLSSocket["write"];
+  socket.write = patched;
   return socket;
 }

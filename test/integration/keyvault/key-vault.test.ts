@@ -25,7 +25,7 @@ else test.skip("Key Vault contract against a real vault (set KEYVAULT_URL and si
 test("the peer refuses requests without a token or with a forged one", async () => {
   const r = await fetch(`${peer.url}/secrets/x?api-version=7.5`).catch((e: unknown) => e);
   assert.ok(r instanceof Error, "self-signed TLS is not trusted by default either");
-  const forged = new SecretClient(peer.url, { getToken: async () => ({ token: "a.b.c", expiresOnTimestamp: Date.now() + 60_000 }) }, { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 }, agent: new Agent({ ca: peer.caPem }) } as never);
+  const forged = new SecretClient(peer.url, { getToken: async () => ({ token: "a.b.c", expiresOnTimestamp: Date.now() + 60_000 }) }, { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 }, agent: new Agent({ ca: peer.caPem }) });
   await assert.rejects(forged.getSecret("anything"), (e: unknown) => (e as { statusCode?: number }).statusCode === 401);
   assert.ok(peer.stats().refused >= 1);
 });

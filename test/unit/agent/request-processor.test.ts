@@ -452,7 +452,7 @@ describe("request processor: key delivery and disable", () => {
     assert.deepEqual([reply.outcome, reply.operation, reply.requestId], ["succeeded", "deliverKey", requestId]);
     assert.equal(result.event?.type, "keyAcknowledged");
     assert.equal(result.event?.type === "keyAcknowledged" ? result.event.keyVersion : 0, 2);
-    assert.ok(decodeAgentEvent(signAgentEvent(result.event!, f.keys), agentKeys.publicKey));
+    assert.ok(decodeAgentEvent(signAgentEvent(result.event, f.keys), agentKeys.publicKey));
     assert.deepEqual(f.keys.heldVersions(f.clock.now()), [2, 1]);
 
     const underNew = await f.processor.handle({ body: sealed(f, { keyVersion: 2, packageKey: key2, newPassword: "Brand-New-42" }).body });

@@ -4,7 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "vitest";
 import { createLocalJWKSet, SignJWT, type JWTVerifyGetKey } from "jose";
-import { createDevTokenIssuer, DEV_AUDIENCE, DEV_ISSUER } from "../../../dev/dev-token-issuer.js";
+import { createDevTokenIssuer, DEV_AUDIENCE, DEV_ISSUER } from "../../support/fixtures.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import { createTokenVerifier, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS } from "../../../shared/http/auth.js";
 

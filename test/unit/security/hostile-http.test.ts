@@ -26,7 +26,7 @@ import { rotateKeys } from "../../../functions/rotate-keys.js";
 import { writebackSettings } from "../../../functions/writeback-settings.js";
 import { writebackStatus } from "../../../functions/writeback-status.js";
 import { useServices } from "../../../shared/composition/services.js";
-import { DEMO_USERS } from "../../../dev/demo-tenant.js";
+import { DEMO_USERS } from "../../support/fixtures.js";
 import { ERROR_CATALOG, isErrorCode } from "../../../shared/errors/catalog.js";
 import type { HttpHandler } from "../../../shared/http/pipeline.js";
 import { CHANNELS, INITIATOR_KINDS } from "../../../shared/domain/operations.js";

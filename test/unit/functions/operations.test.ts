@@ -9,7 +9,7 @@ import { precheck } from "../../../functions/precheck.js";
 import { writebackSettings } from "../../../functions/writeback-settings.js";
 import { writebackStatus } from "../../../functions/writeback-status.js";
 import { CHANNELS, INITIATOR_KINDS } from "../../../shared/domain/operations.js";
-import { DEMO_DOMAIN, DEMO_INITIAL_PASSWORD, demoUser, userRef } from "../../../dev/demo-tenant.js";
+import { DEMO_DOMAIN, DEMO_INITIAL_PASSWORD, demoUser, userRef } from "../../support/fixtures.js";
 import { supportedChannels } from "../../../shared/domain/support-matrix.js";
 import { useServices } from "../../../shared/composition/services.js";
 import { MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR } from "../../../shared/http/request-schemas.js";

@@ -9,8 +9,7 @@ import { writebackStatus } from "../../../functions/writeback-status.js";
 import { PasswordOperations } from "../../../shared/app/password-operations.js";
 import { useServices } from "../../../shared/composition/services.js";
 import { AppError } from "../../../shared/errors/app-error.js";
-import { DEMO_USERS } from "../../../dev/demo-tenant.js";
-import { DEV_AUDIENCE, DEV_ISSUER } from "../../../dev/dev-token-issuer.js";
+import { DEMO_USERS, DEV_AUDIENCE, DEV_ISSUER } from "../../support/fixtures.js";
 import { startInMemoryStack, type InMemoryStack } from "../../support/in-memory-stack.js";
 
 let s: InMemoryStack;

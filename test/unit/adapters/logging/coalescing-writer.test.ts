@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, test } from "vitest";
-import { coalescingWriter } from "../../../shared/adapters/logging/coalescing-writer.js";
+import { coalescingWriter } from "../../../../shared/adapters/logging/coalescing-writer.js";
 
 const nextTurn = () => new Promise((r) => setImmediate(r));
 
@@ -33,7 +33,7 @@ describe("coalescing writer", () => {
   });
 
   test("what is buffered when the process exits is still written", () => {
-    const script = `import { coalescingWriter } from ${JSON.stringify(new URL("../../../shared/adapters/logging/coalescing-writer.ts", import.meta.url).href)};
+    const script = `import { coalescingWriter } from ${JSON.stringify(new URL("../../../../shared/adapters/logging/coalescing-writer.ts", import.meta.url).href)};
 const w = coalescingWriter((c) => process.stdout.write(c));
 w.write("last words\\n");
 process.exit(3);`;

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { describe, test } from "vitest";
 import { passwordResets } from "../../../functions/password-resets.js";
 import { precheck } from "../../../functions/precheck.js";
-import { DEMO_DOMAIN, demoUser, userRef } from "../../../dev/demo-tenant.js";
+import { DEMO_DOMAIN, demoUser, userRef } from "../../support/fixtures.js";
 import { useServices } from "../../../shared/composition/services.js";
 import { supportsUserPolicy } from "../../../shared/app/password-operations.js";
 import { openReply, sealReply } from "../../../shared/protocol/envelope.js";
