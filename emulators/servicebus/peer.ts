@@ -248,7 +248,7 @@ export async function startServiceBusPeer(options: PeerOptions): Promise<Service
 
   const onPutToken = (context: EventContext, msg: Message) => {
     const connection = context.connection;
-    const props = (msg.application_properties ?? {}) as Record<string, unknown>;
+    const props = msg.application_properties ?? {};
     let status = 202;
     let description = "Accepted";
     if (props.operation !== "put-token") {
@@ -289,7 +289,7 @@ export async function startServiceBusPeer(options: PeerOptions): Promise<Service
   const onManagement = (context: EventContext, msg: Message, address: string) => {
     const entityAddress = address.replace(/\/\$management$/i, "");
     const queue = queueOf(entityAddress);
-    const props = (msg.application_properties ?? {}) as Record<string, unknown>;
+    const props = msg.application_properties ?? {};
     const body = msg.body !== null && typeof msg.body === "object" && !Buffer.isBuffer(msg.body) ? (msg.body as Record<string, unknown>) : {};
     if (queue === undefined) return answerManagement(context, msg, { status: 404, condition: "amqp:not-found", description: `The messaging entity '${entityOf(address)}' could not be found.` });
     let answer: ManagementAnswer;
@@ -373,7 +373,7 @@ export async function startServiceBusPeer(options: PeerOptions): Promise<Service
     local.rcv_settle_mode = remote.rcv_settle_mode;
     let sessionId: string | undefined;
     if (queue.requiresSession) {
-      const filters = (source?.filter ?? {}) as Record<string, unknown>;
+      const filters = source?.filter ?? {};
       const wanted = filters[SESSION_FILTER];
       const now = Date.now();
       queue.sweep(now);
@@ -454,11 +454,11 @@ export async function startServiceBusPeer(options: PeerOptions): Promise<Service
         const encoded = part as Buffer;
         const bareAt = bareMessageOffset(encoded);
         // A copy: a view would keep the whole batch's buffer alive while this message waits.
-        queue.enqueue(rhea.message.decode(encoded) as unknown as AmqpMessage, now, undefined, bareAt === undefined ? undefined : Buffer.from(encoded.subarray(bareAt)));
+        queue.enqueue(rhea.message.decode(encoded) as AmqpMessage, now, undefined, bareAt === undefined ? undefined : Buffer.from(encoded.subarray(bareAt)));
       }
       counters.messagesSent += parts.length;
     } else {
-      queue.enqueue(msg as unknown as AmqpMessage, now);
+      queue.enqueue(msg, now);
       counters.messagesSent += 1;
     }
     pump(queue);

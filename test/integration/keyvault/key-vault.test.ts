@@ -61,7 +61,7 @@ test("standalone mode (tokens: well-formed) takes any unexpired JWT for Key Vaul
   const open = await startKeyVaultPeer({ tokens: "well-formed" });
   try {
     const agent = new Agent({ ca: open.caPem });
-    const clientWith = (token: string) => new SecretClient(open.url, { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 60_000 }) }, { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 }, agent } as never);
+    const clientWith = (token: string) => new SecretClient(open.url, { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 60_000 }) }, { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 }, agent });
     const dev = clientWith(developmentToken().token);
     await dev.setSecret("standalone", "v1");
     assert.equal((await dev.getSecret("standalone")).value, "v1");
@@ -72,14 +72,14 @@ test("standalone mode (tokens: well-formed) takes any unexpired JWT for Key Vaul
       await assert.rejects(clientWith(bad).getSecret("standalone"), (e: unknown) => (e as { statusCode?: number }).statusCode === 401, bad);
     }
     // Its own credential's tokens pass too.
-    assert.equal((await new SecretClient(open.url, open.credential(), { disableChallengeResourceVerification: true, agent } as never).getSecret("standalone")).value, "v1");
+    assert.equal((await new SecretClient(open.url, open.credential(), { disableChallengeResourceVerification: true, agent }).getSecret("standalone")).value, "v1");
   } finally {
     await open.stop();
   }
 });
 
 test("a disabled version's value is refused with 403, as Key Vault does; PATCH without a version updates the latest", async () => {
-  const client = new SecretClient(peer.url, peer.credential(), { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 }, agent: new Agent({ ca: peer.caPem }) } as never);
+  const client = new SecretClient(peer.url, peer.credential(), { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 }, agent: new Agent({ ca: peer.caPem }) });
   const name = `disabled-${randomUUID()}`;
   const set = await client.setSecret(name, "v");
   await client.updateSecretProperties(name, set.properties.version ?? "", { enabled: false });

@@ -391,12 +391,12 @@ describe("deferred and scheduled messages", () => {
     const [peeked] = await receiver.peekMessages(10);
     assert.equal(peeked?.state, "scheduled");
     assert.equal(peeked?.scheduledEnqueueTimeUtc?.getTime(), at.getTime());
-    assert.equal(seq(peeked as ServiceBusReceivedMessage), Number(n?.toString()));
+    assert.equal(seq(peeked), Number(n?.toString()));
     assert.deepEqual(await receiver.receiveMessages(1, { maxWaitTimeInMs: 500 }), [], "not before its time");
     const [m] = await receive(receiver, 1, 6000);
     assert.equal(m?.body, "on time");
     assert.ok((m?.enqueuedTimeUtc?.getTime() ?? 0) >= at.getTime() - 5);
-    await receiver.completeMessage(m as ServiceBusReceivedMessage);
+    await receiver.completeMessage(m);
   });
 
   test("cancelScheduledMessages removes scheduled messages before their time", async () => {
