@@ -78,6 +78,7 @@ describe("Key Vault down", () => {
     await syncStore.upsert(demoSyncObjects());
     const logs: string[] = [];
     const logger = { info: (m: string, f?: object) => logs.push(JSON.stringify({ m, ...f })), warn: (m: string, f?: object) => logs.push(JSON.stringify({ m, ...f })), error: (m: string, f?: object) => logs.push(JSON.stringify({ m, ...f })) };
+    // eslint-disable-next-line prefer-const -- assigned below, after the relay whose callback uses it
     let processor: RequestProcessor | undefined;
     const relay = new InProcessRelay<PasswordReply>(async (request) => (await processor!.handle({ body: request.body, tenantId: request.tenantId })).reply, createReplyOpener(keyRing));
     const issuer = createDevTokenIssuer();

@@ -68,6 +68,7 @@ export async function startInMemoryStack(options: { rateLimitMax?: number; heart
   const syncStore = await FileSyncStore.open(join(mkdtempSync(join(tmpdir(), "wb-sync-")), "sync.json"));
   await syncStore.upsert(demoSyncObjects());
   // Built once registration has handed out the backend signing key the agent pins.
+  // eslint-disable-next-line prefer-const -- assigned below, after the relay whose callback uses it
   let processor: RequestProcessor | undefined;
   const relay = new InProcessRelay<PasswordReply>(async (request) => (await processor!.handle({ body: request.body, tenantId: request.tenantId })).reply, createReplyOpener(keyRing));
   const services: WritebackServices = {

@@ -102,7 +102,7 @@ describe("agent command line", () => {
     assert.equal(r.code, EXIT.ok);
     assert.deepEqual(r.calls.map((c) => [c.command, c.o]), [["pinBackendKey", { backend: undefined, token: undefined, expectKeyId: "0123456789abcdef" }]]);
     const help = await cli(["--help"]);
-    assert.match(help.out, /\n  pin-backend-key /);
+    assert.match(help.out, /\n {2}pin-backend-key /);
     const notPinned = await cli(["run", "-c", file], {
       run: async () => {
         throw new BackendTrustError("BACKEND_KEY_NOT_PINNED", "BACKEND_KEY_NOT_PINNED: no backend signing key is pinned. Run `agent pin-backend-key`.");
