@@ -16,6 +16,7 @@ param tableNames array = [
   'WritebackSettings'
   'AgentHeartbeats'
   'PasswordOperations'
+  'KeyVersions'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {

@@ -28,9 +28,14 @@ export class ControlSigning {
 
   /** The current signer; the tenant's first key is made on first use (registration). */
   async current(tenantId: string): Promise<{ signer: ControlSigner; version: SigningKeyVersion }> {
-    const all = await this.keyRing.signingKeys(tenantId);
-    const latest = all[all.length - 1] ?? (await this.create(tenantId, undefined));
-    return { signer: toSigner(latest), version: latest };
+    let all = await this.keyRing.signingKeys(tenantId);
+    if (all.length === 0) {
+      await this.create(tenantId, undefined);
+      // Two first registrations at once each make a key: both read again and agree on the oldest.
+      all = await this.keyRing.signingKeys(tenantId);
+    }
+    const { current } = lineage(all);
+    return { signer: toSigner(current), version: current };
   }
 
   async pin(tenantId: string): Promise<SigningKeyPin> {
@@ -49,29 +54,46 @@ export class ControlSigning {
    * one: [] when it is current, undefined when the key is not one of this tenant's.
    */
   async chainFrom(tenantId: string, pinnedKeyId: string): Promise<EndorsedSigningKey[] | undefined> {
-    const all = await this.keyRing.signingKeys(tenantId);
-    const at = all.findIndex((k) => signingKeyId(k.publicKeyRaw).toString("hex") === pinnedKeyId);
-    if (at < 0) return undefined;
+    const { current, byVersion } = lineage(await this.keyRing.signingKeys(tenantId));
     const chain: EndorsedSigningKey[] = [];
-    for (const k of all.slice(at + 1)) {
+    for (let k: SigningKeyVersion | undefined = current; k !== undefined; k = k.endorsedBy === undefined ? undefined : byVersion.get(k.endorsedBy)) {
+      if (signingKeyId(k.publicKeyRaw).toString("hex") === pinnedKeyId) return chain.reverse();
       if (k.endorsement === undefined) return undefined;
       chain.push({ publicKeyRaw: k.publicKeyRaw, endorsement: k.endorsement });
     }
-    return chain;
+    return undefined;
   }
 
   private async create(tenantId: string, previous: SigningKeyVersion | undefined): Promise<SigningKeyVersion> {
     const { privateKeyDer, publicKeyRaw } = generateSigningKey();
-    const key: SigningKeyVersion = {
-      version: (previous?.version ?? 0) + 1,
+    return this.keyRing.addSigningKey(tenantId, {
       publicKeyRaw,
       privateKeyDer,
       endorsement: previous === undefined ? undefined : endorseSigningKey(signingPrivateKeyFromDer(previous.privateKeyDer), tenantId, publicKeyRaw),
+      endorsedBy: previous?.version,
       createdAt: this.clock.now(),
-    };
-    await this.keyRing.addSigningKey(tenantId, key);
-    return key;
+    });
   }
+}
+
+/**
+ * The tenant's line of signing keys: from the oldest unendorsed key (the root), each key
+ * endorsed by one already on the line; the current key is the newest on it. A second root
+ * (two first registrations at once) or a branch is ignored, so every instance picks the same key.
+ */
+function lineage(all: readonly SigningKeyVersion[]): { current: SigningKeyVersion; byVersion: Map<number, SigningKeyVersion> } {
+  const sorted = [...all].sort((a, b) => a.version - b.version);
+  const root = sorted.find((k) => k.endorsedBy === undefined);
+  if (root === undefined) throw new Error("a tenant's signing keys have no first key");
+  const byVersion = new Map<number, SigningKeyVersion>([[root.version, root]]);
+  let current = root;
+  for (const k of sorted) {
+    if (k.endorsedBy !== undefined && byVersion.has(k.endorsedBy) && k.version > k.endorsedBy) {
+      byVersion.set(k.version, k);
+      current = k;
+    }
+  }
+  return { current, byVersion };
 }
 
 function toSigner(k: SigningKeyVersion): ControlSigner {

@@ -14,6 +14,7 @@ import type { AppConfig } from "../config/config.js";
 import { createTokenVerifier } from "../http/auth.js";
 import { CachedTenantKeyRing } from "../keys/cached-tenant-key-ring.js";
 import { systemClock } from "../ports/clock.port.js";
+import type { KeyVersionAllocator } from "../ports/key-version-allocator.port.js";
 import type { Logger } from "../ports/logger.port.js";
 import type { PasswordReply } from "../protocol/envelope.js";
 
@@ -30,9 +31,9 @@ export interface BuiltServices {
  * storage endpoint, the Service Bus namespace and the vault. `stores` replaces Table storage
  * (the local stack's in-memory mode).
  */
-export async function buildServices(config: AppConfig, logger: Logger, credential?: TokenCredential, options: { stores?: Pick<WritebackServices, "settings" | "heartbeats" | "operations" | "rateLimiter" | "ledger" | "audit"> | undefined } = {}): Promise<BuiltServices> {
+export async function buildServices(config: AppConfig, logger: Logger, credential?: TokenCredential, options: { stores?: (Pick<WritebackServices, "settings" | "heartbeats" | "operations" | "rateLimiter" | "ledger" | "audit"> & { keyVersions: KeyVersionAllocator }) | undefined } = {}): Promise<BuiltServices> {
   const identity = credential ?? appCredential();
-  const stores = options.stores ?? createTableStores(
+  const { keyVersions, ...stores } = options.stores ?? createTableStores(
     config.TABLES_CONNECTION_STRING !== undefined ? { connectionString: config.TABLES_CONNECTION_STRING } : { endpoint: config.TABLES_ENDPOINT ?? "", credential: identity },
     { maxOperations: config.RATE_LIMIT_MAX_OPERATIONS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
   );
@@ -40,6 +41,7 @@ export async function buildServices(config: AppConfig, logger: Logger, credentia
     createKeyVaultTenantKeyRing({
       vaultUrl: config.KEYVAULT_URL ?? "",
       credential: identity,
+      allocator: keyVersions,
       ...(config.KEYVAULT_CA_FILE === undefined ? {} : { caPem: readFileSync(config.KEYVAULT_CA_FILE, "utf8") }),
     }),
     { ttlMs: config.KEY_CACHE_TTL_SECONDS * 1000 },

@@ -1,5 +1,5 @@
 import { AppError } from "../errors/app-error.js";
-import type { AgentKeyLookup, PackageKey, SigningKeyVersion, TenantKeyRing } from "../ports/tenant-key-ring.port.js";
+import type { AgentKeyLookup, NewSigningKey, PackageKey, SigningKeyVersion, TenantKeyRing } from "../ports/tenant-key-ring.port.js";
 
 interface Entry {
   value: Promise<unknown>;
@@ -202,9 +202,9 @@ export class CachedTenantKeyRing implements TenantKeyRing {
   signingKeys(tenantId: string): Promise<SigningKeyVersion[]> {
     return this.cached(`${tenantId}|signing`, () => this.inner.signingKeys(tenantId));
   }
-  async addSigningKey(tenantId: string, key: SigningKeyVersion): Promise<void> {
+  async addSigningKey(tenantId: string, key: NewSigningKey): Promise<SigningKeyVersion> {
     try {
-      await this.inner.addSigningKey(tenantId, key);
+      return await this.inner.addSigningKey(tenantId, key);
     } finally {
       this.invalidate(tenantId);
     }

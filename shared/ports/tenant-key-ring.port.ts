@@ -28,10 +28,14 @@ export interface SigningKeyVersion {
   publicKeyRaw: Buffer;
   /** PKCS#8 DER of the private key: never leaves the backend. */
   privateKeyDer: Buffer;
-  /** The previous version's signature over this public key (endorseSigningKey); undefined for the first. */
+  /** A signature over this public key (endorseSigningKey) by version `endorsedBy`; undefined for the first. */
   endorsement: Buffer | undefined;
+  endorsedBy: number | undefined;
   createdAt: Date;
 }
+
+/** A signing key before the ring numbered it. */
+export type NewSigningKey = Omit<SigningKeyVersion, "version">;
 
 /**
  * Per-tenant key material: package key versions, control-signing key versions and the agent's RSA public key.
@@ -44,7 +48,7 @@ export interface TenantKeyRing {
   keyVersion(tenantId: string, version: number): Promise<PackageKey | undefined>;
   /** The newest version, acknowledged or not. */
   latestKey(tenantId: string): Promise<PackageKey | undefined>;
-  /** Creates a new random version (not yet acknowledged) and returns it. */
+  /** Creates a new random version (not yet acknowledged) and returns it; concurrent calls get distinct versions. */
   createKey(tenantId: string, now: Date): Promise<PackageKey>;
   markAcknowledged(tenantId: string, version: number, at: Date): Promise<void>;
   /** SPKI PEM of the agent's RSA-2048 public key. */
@@ -52,8 +56,8 @@ export interface TenantKeyRing {
   setAgentPublicKey(tenantId: string, publicKeyPem: string): Promise<void>;
   /** Every control-signing key version, oldest first (retired ones too: they carry the endorsement chain). */
   signingKeys(tenantId: string): Promise<SigningKeyVersion[]>;
-  /** Stores a new control-signing key version. */
-  addSigningKey(tenantId: string, key: SigningKeyVersion): Promise<void>;
+  /** Stores a new control-signing key under a version no concurrent call gets, and returns it numbered. */
+  addSigningKey(tenantId: string, key: NewSigningKey): Promise<SigningKeyVersion>;
   /** Tenants that have any package key (for the rotation timer). */
   tenantsWithKeys(): Promise<string[]>;
   /** Tenants that have an agent public key registered (one listing, not one read per tenant). */

@@ -33,6 +33,7 @@ import { startKeyVaultPeer, type KeyVaultPeer } from "../../emulators/keyvault/p
 import { passwordResets } from "../../functions/password-resets.js";
 import { precheck } from "../../functions/precheck.js";
 import { writebackStatus } from "../../functions/writeback-status.js";
+import { MemoryKeyVersionAllocator } from "../../shared/adapters/memory/memory-key-version-allocator.js";
 import { createKeyVaultTenantKeyRing } from "../../shared/adapters/keyvault/create-key-vault-tenant-key-ring.js";
 import { createMemoryStores } from "../../shared/adapters/memory/create-memory-stores.js";
 import { AgentEvents } from "../../shared/app/agent-events.js";
@@ -69,7 +70,7 @@ describe("Key Vault down", () => {
     const kv: KeyVaultPeer = await startKeyVaultPeer();
     cleanups.push(() => kv.stop());
     const cacheTtlMs = 300;
-    const keyRing = new CachedTenantKeyRing(createKeyVaultTenantKeyRing({ vaultUrl: kv.url, credential: kv.credential(), caPem: kv.caPem }), { ttlMs: cacheTtlMs });
+    const keyRing = new CachedTenantKeyRing(createKeyVaultTenantKeyRing({ vaultUrl: kv.url, credential: kv.credential(), caPem: kv.caPem, allocator: new MemoryKeyVersionAllocator() }), { ttlMs: cacheTtlMs });
     const tenantId = randomUUID();
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const agentKeys = await AgentKeyStore.fromPrivateKey(privateKey);

@@ -1,6 +1,7 @@
 import { SecretClient } from "@azure/keyvault-secrets";
 import { AppError } from "../../errors/app-error.js";
-import type { PackageKey, SigningKeyVersion, TenantKeyRing } from "../../ports/tenant-key-ring.port.js";
+import type { KeyVersionAllocator } from "../../ports/key-version-allocator.port.js";
+import type { NewSigningKey, PackageKey, SigningKeyVersion, TenantKeyRing } from "../../ports/tenant-key-ring.port.js";
 
 const packageKeyName = (tenantId: string) => `tenant-${tenantId.toLowerCase()}-package-key`;
 const agentKeyName = (tenantId: string) => `tenant-${tenantId.toLowerCase()}-agent-public-key`;
@@ -20,9 +21,14 @@ function unavailable(e: unknown): AppError {
 /**
  * Package keys as versions of one secret per tenant (value: base64 of 32 bytes; tags: our
  * version number, createdAt, acknowledgedAt), and the agent's public key as another secret.
+ * Key Vault has no conditional write, so version numbers come from the allocator (a Table
+ * row with an ETag): two concurrent rotations get two numbers, never one.
  */
 export class KeyVaultTenantKeyRing implements TenantKeyRing {
-  constructor(private readonly client: SecretClient) {}
+  constructor(
+    private readonly client: SecretClient,
+    private readonly allocator: KeyVersionAllocator,
+  ) {}
 
   private async all(tenantId: string): Promise<(PackageKey & { vaultVersion: string })[]> {
     const name = packageKeyName(tenantId);
@@ -58,7 +64,7 @@ export class KeyVaultTenantKeyRing implements TenantKeyRing {
 
   async createKey(tenantId: string, now: Date): Promise<PackageKey> {
     const latest = await this.latestKey(tenantId);
-    const version = (latest?.version ?? 0) + 1;
+    const version = await this.allocator.next(tenantId, "package", latest?.version ?? 0);
     const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32)));
     try {
       await this.client.setSecret(packageKeyName(tenantId), key.toString("base64"), { contentType: "application/vnd.writeback.package-key", tags: { keyVersion: String(version), createdAt: now.toISOString() } });
@@ -109,6 +115,7 @@ export class KeyVaultTenantKeyRing implements TenantKeyRing {
           publicKeyRaw: Buffer.from(tags.publicKey, "base64"),
           privateKeyDer: Buffer.from(s.value ?? "", "base64"),
           endorsement: tags.endorsement === undefined || tags.endorsement === "" ? undefined : Buffer.from(tags.endorsement, "base64"),
+          endorsedBy: tags.endorsedBy === undefined || tags.endorsedBy === "" ? undefined : Number(tags.endorsedBy),
           createdAt: new Date(tags.createdAt ?? 0),
         });
       }
@@ -119,7 +126,9 @@ export class KeyVaultTenantKeyRing implements TenantKeyRing {
     return out.sort((a, b) => a.version - b.version);
   }
 
-  async addSigningKey(tenantId: string, key: SigningKeyVersion): Promise<void> {
+  async addSigningKey(tenantId: string, material: NewSigningKey): Promise<SigningKeyVersion> {
+    const existing = await this.signingKeys(tenantId);
+    const key: SigningKeyVersion = { ...material, version: await this.allocator.next(tenantId, "signing", existing[existing.length - 1]?.version ?? 0) };
     try {
       await this.client.setSecret(signingKeyName(tenantId), key.privateKeyDer.toString("base64"), {
         contentType: "application/vnd.writeback.control-signing-key",
@@ -127,12 +136,14 @@ export class KeyVaultTenantKeyRing implements TenantKeyRing {
           signingKeyVersion: String(key.version),
           publicKey: key.publicKeyRaw.toString("base64"),
           endorsement: key.endorsement?.toString("base64") ?? "",
+          endorsedBy: key.endorsedBy === undefined ? "" : String(key.endorsedBy),
           createdAt: key.createdAt.toISOString(),
         },
       });
     } catch (e) {
       throw unavailable(e);
     }
+    return key;
   }
 
   tenantsWithKeys(): Promise<string[]> {

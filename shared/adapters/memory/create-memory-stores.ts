@@ -1,5 +1,6 @@
 import { MemoryAgentHeartbeatStore } from "./memory-agent-heartbeat-store.js";
 import { MemoryAuditLog } from "./memory-audit-log.js";
+import { MemoryKeyVersionAllocator } from "./memory-key-version-allocator.js";
 import { MemoryOperationLedger } from "./memory-operation-ledger.js";
 import { MemoryOperationStore } from "./memory-operation-store.js";
 import type { RateLimitOptions } from "../../domain/rate-limit-window.js";
@@ -18,5 +19,6 @@ export function createMemoryStores(rateLimit: RateLimitOptions) {
     rateLimiter,
     ledger: new MemoryOperationLedger(operations, rateLimiter, audit),
     audit,
+    keyVersions: new MemoryKeyVersionAllocator(),
   };
 }

@@ -412,5 +412,5 @@ export class TableAuditLog implements AuditLog {
   }
 }
 
-/** Rate-limit and audit rows live in the operations table (see rateLimitRowKey, auditEntity). */
-export const TABLE_NAMES = { settings: "WritebackSettings", heartbeats: "AgentHeartbeats", operations: "PasswordOperations" } as const;
+/** Rate-limit and audit rows live in the operations table (see rateLimitRowKey, auditEntity); key versions have their own (see TableKeyVersionAllocator). */
+export const TABLE_NAMES = { settings: "WritebackSettings", heartbeats: "AgentHeartbeats", operations: "PasswordOperations", keyVersions: "KeyVersions" } as const;

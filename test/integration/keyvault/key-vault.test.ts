@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, test } from "vitest";
 import { DefaultAzureCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
@@ -8,18 +8,28 @@ import { startKeyVaultPeer, type KeyVaultPeer } from "../../../emulators/keyvaul
 import { developmentToken } from "../../../emulators/keyvault/token.js";
 import { createKeyVaultTenantKeyRing } from "../../../shared/adapters/keyvault/create-key-vault-tenant-key-ring.js";
 import { CachedTenantKeyRing } from "../../../shared/keys/cached-tenant-key-ring.js";
-import { keyRingContract } from "../../support/contracts/key-ring.contract.js";
+import { CONCURRENT_ROTATIONS, keyRingContract } from "../../support/contracts/key-ring.contract.js";
+import { LazyTable } from "../../../shared/adapters/tables/table-client.js";
+import { TableKeyVersionAllocator } from "../../../shared/adapters/tables/table-key-version-allocator.js";
+import { tableConnectionString } from "../../support/azurite.js";
 
 let peer: KeyVaultPeer;
+// Version numbers come from a Table row with an ETag: Azurite here, as in the local stack.
+const tables = await tableConnectionString();
+const allocatorTable = `KeyVersions${randomUUID().replace(/-/g, "").slice(0, 8)}`;
+const allocator = () => new TableKeyVersionAllocator(new LazyTable({ connectionString: tables.connectionString }, allocatorTable));
 beforeAll(async () => {
   peer = await startKeyVaultPeer();
 });
-afterAll(() => peer.stop());
-const ring = () => createKeyVaultTenantKeyRing({ vaultUrl: peer.url, credential: peer.credential(), caPem: peer.caPem });
+afterAll(async () => {
+  await peer.stop();
+  await tables.stop();
+});
+const ring = () => createKeyVaultTenantKeyRing({ vaultUrl: peer.url, credential: peer.credential(), caPem: peer.caPem, allocator: allocator() });
 
 keyRingContract("Key Vault through the SDK on the local peer", async () => ring());
 const realVault = process.env.KEYVAULT_URL;
-if (realVault !== undefined) keyRingContract("Key Vault (KEYVAULT_URL)", async () => createKeyVaultTenantKeyRing({ vaultUrl: realVault, credential: new DefaultAzureCredential() }));
+if (realVault !== undefined) keyRingContract("Key Vault (KEYVAULT_URL)", async () => createKeyVaultTenantKeyRing({ vaultUrl: realVault, credential: new DefaultAzureCredential(), allocator: allocator() }));
 else test.skip("Key Vault contract against a real vault (set KEYVAULT_URL and sign in for DefaultAzureCredential to run it against a real vault)", () => {});
 
 test("the peer refuses requests without a token or with a forged one", async () => {
@@ -52,7 +62,7 @@ test("Key Vault GETs do not grow with requests behind the cache", async () => {
 
 test("an outage is KEY_STORE_UNAVAILABLE, never a fallback", async () => {
   const own = await startKeyVaultPeer();
-  const r = createKeyVaultTenantKeyRing({ vaultUrl: own.url, credential: own.credential(), caPem: own.caPem });
+  const r = createKeyVaultTenantKeyRing({ vaultUrl: own.url, credential: own.credential(), caPem: own.caPem, allocator: allocator() });
   await own.stop();
   await assert.rejects(r.currentKey(randomUUID()), (e: unknown) => (e as { code?: string }).code === "KEY_STORE_UNAVAILABLE" && !(e as Error).message.includes("127.0.0.1"));
 });
@@ -89,4 +99,19 @@ test("a disabled version's value is refused with 403, as Key Vault does; PATCH w
   assert.deepEqual(listed.map((p) => p.enabled), [false], "its properties are still listed");
   await client.updateSecretProperties(name, "", { enabled: true });
   assert.equal((await client.getSecret(name)).value, "v");
+});
+
+test("two function instances rotating one tenant at once (each its own SDK client and allocator): distinct versions, each holding its own key", async () => {
+  const tenantId = randomUUID();
+  const instances = [ring(), ring()];
+  await instances[0]!.createKey(tenantId, new Date());
+  const created = await Promise.all(Array.from({ length: CONCURRENT_ROTATIONS }, (_, i) => instances[i % 2]!.createKey(tenantId, new Date())));
+  const versions = created.map((k) => k.version);
+  assert.equal(new Set(versions).size, CONCURRENT_ROTATIONS, `versions: ${versions.join(",")}`);
+  for (const k of created) assert.ok((await instances[0]!.keyVersion(tenantId, k.version))?.key.equals(k.key));
+  // A tenant whose keys predate the allocator: numbering continues above what the vault holds.
+  const older = randomUUID();
+  const plain = new SecretClient(peer.url, peer.credential(), { disableChallengeResourceVerification: true, agent: new Agent({ ca: peer.caPem }) });
+  await plain.setSecret(`tenant-${older}-package-key`, randomBytes(32).toString("base64"), { tags: { keyVersion: "7", createdAt: new Date().toISOString() } });
+  assert.equal((await ring().createKey(older, new Date())).version, 8);
 });

@@ -28,6 +28,10 @@ import { encodeAgentEvent } from "../../../shared/protocol/agent-event.js";
 import { sealReply, sealRequest, type PasswordReply } from "../../../shared/protocol/envelope.js";
 import { createDevTokenIssuer, DEV_AUDIENCE, DEV_ISSUER } from "../../../dev/dev-token-issuer.js";
 import { startServiceBusPeerForTests, type TestPeer } from "../../support/servicebus.js";
+import { MemoryKeyVersionAllocator } from "../../../shared/adapters/memory/memory-key-version-allocator.js";
+
+// One allocator for every ring over this vault (they stand for instances of one app).
+const allocator = new MemoryKeyVersionAllocator();
 
 const N = 1000;
 /** Vault HTTP requests all N forgeries of one kind may cost together (a listing, a key read, the SDK's challenge). */
@@ -88,7 +92,7 @@ beforeAll(async () => {
   ];
   sb = await startServiceBusPeerForTests({ queues: [queue(tenantQueueName(A.id)), queue(tenantQueueName(B.id))], policies: [...rules(A), ...rules(B)] });
   vault = await startKeyVaultPeer();
-  keyRing = new CachedTenantKeyRing(createKeyVaultTenantKeyRing({ vaultUrl: vault.url, credential: vault.credential(), caPem: vault.caPem }));
+  keyRing = new CachedTenantKeyRing(createKeyVaultTenantKeyRing({ vaultUrl: vault.url, credential: vault.credential(), caPem: vault.caPem, allocator }));
   for (const t of [A, B]) await keyRing.setAgentPublicKey(t.id, t.agent.publicKey.export({ type: "spki", format: "pem" }).toString());
   // B has rotated often: eight versions, so listing and fetching them all would be 9 vault calls.
   for (let v = 1; v <= 8; v++) {
@@ -174,7 +178,7 @@ describe(`forged replies on the shared replies queue (N = ${N} of each kind)`, (
     closers.push(() => relay.close());
     await relay.start();
     // A live request under an old version of B's key: its key is not in the cache.
-    const old = await createKeyVaultTenantKeyRing({ vaultUrl: vault.url, credential: vault.credential(), caPem: vault.caPem }).keyVersion(B.id, 3);
+    const old = await createKeyVaultTenantKeyRing({ vaultUrl: vault.url, credential: vault.credential(), caPem: vault.caPem, allocator }).keyVersion(B.id, 3);
     assert.ok(old !== undefined);
     const live = requestFor(B, 3, old.key);
     const pending = relay.request(live, { timeoutMs: 5_000 }).catch((e: unknown) => e);
@@ -258,7 +262,7 @@ describe(`forged agent events on the shared agent-events queue (N = ${N} of each
   test("during a vault outage, unverifiable events are completed, not retried, and cost a bounded number of vault calls", async () => {
     const s = services();
     // A fresh cache: nothing known yet, so every claim would need the vault.
-    const cold = new CachedTenantKeyRing(createKeyVaultTenantKeyRing({ vaultUrl: vault.url, credential: vault.credential(), caPem: vault.caPem }));
+    const cold = new CachedTenantKeyRing(createKeyVaultTenantKeyRing({ vaultUrl: vault.url, credential: vault.credential(), caPem: vault.caPem, allocator }));
     const outage = { ...s, keyRing: cold };
     vault.injectFaults({ status: 503, count: 1_000_000 });
     try {

@@ -43,7 +43,7 @@ const BUILT_IN_ROLES: Record<string, string> = {
   "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 };
 
-const APP_TABLES = ["WritebackSettings", "AgentHeartbeats", "PasswordOperations"];
+const APP_TABLES = ["WritebackSettings", "AgentHeartbeats", "PasswordOperations", "KeyVersions"];
 
 let rbac: BicepFile;
 let keyVault: BicepFile;

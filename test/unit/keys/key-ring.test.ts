@@ -5,10 +5,31 @@ import { MemoryTenantKeyRing } from "../../../shared/adapters/memory/memory-tena
 import { CachedTenantKeyRing } from "../../../shared/keys/cached-tenant-key-ring.js";
 import { addMonths } from "../../../shared/domain/key-rotation.js";
 import { AppError } from "../../../shared/errors/app-error.js";
-import { keyRingContract } from "../../support/contracts/key-ring.contract.js";
+import { CONCURRENT_ROTATIONS, keyRingContract } from "../../support/contracts/key-ring.contract.js";
+import { MemoryKeyVersionAllocator } from "../../../shared/adapters/memory/memory-key-version-allocator.js";
+import type { KeyVersionAllocator } from "../../../shared/ports/key-version-allocator.port.js";
 
 keyRingContract("memory", async () => new MemoryTenantKeyRing());
 keyRingContract("cached over memory", async () => new CachedTenantKeyRing(new MemoryTenantKeyRing()));
+
+test("the contract can fail: versions allocated by read-then-write (latest + 1) collide under concurrent rotations", async () => {
+  const readThenWrite: KeyVersionAllocator = { next: async (_tenantId, _series, floor) => floor + 1 };
+  const ring = new MemoryTenantKeyRing(readThenWrite);
+  const tenantId = randomUUID();
+  await ring.createKey(tenantId, new Date());
+  const created = await Promise.all(Array.from({ length: CONCURRENT_ROTATIONS }, () => ring.createKey(tenantId, new Date())));
+  assert.ok(new Set(created.map((k) => k.version)).size < CONCURRENT_ROTATIONS, "two keys under one version: what issue 17 reproduced on a vault");
+});
+
+test("the memory allocator retries on a moved etag, as the table one does", async () => {
+  const allocator = new MemoryKeyVersionAllocator();
+  const tenantId = randomUUID();
+  const got = await Promise.all(Array.from({ length: 20 }, () => allocator.next(tenantId, "package", 3)));
+  assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 4));
+  assert.ok(allocator.conflicts > 0, "the callers interleaved");
+  assert.equal(await allocator.next(tenantId, "signing", 0), 1, "series are separate");
+});
+
 
 test("the cache keeps reads flat: 1,000 lookups, one read; a write invalidates", async () => {
   const inner = new MemoryTenantKeyRing();

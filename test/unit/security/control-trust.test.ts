@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,4 +130,16 @@ test("re-pinning by hand: `agent pin-backend-key` keeps the key pair and pins th
   } finally {
     await runner.close();
   }
+});
+
+test("two agents of a tenant registering at once pin the same signing key (issue 17, finding 3: the first key is not made twice over)", async () => {
+  const s = await startInMemoryStack();
+  useServices(s.services);
+  const fresh = randomUUID();
+  const pem = () => generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();
+  const admin = new TenantAdmin(s.services);
+  const [a, b] = await Promise.all([admin.registerAgent(fresh, pem()), admin.registerAgent(fresh, pem())]);
+  assert.equal((a.backendSigningKey as PinnedSigningKey).keyId, (b.backendSigningKey as PinnedSigningKey).keyId);
+  const versions = (await s.services.keyRing.signingKeys(fresh)).map((k) => k.version);
+  assert.equal(new Set(versions).size, versions.length, `distinct versions: ${versions.join(",")}`);
 });
