@@ -11,6 +11,7 @@ import { cpus } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { startLocalStack } from "../dev/local-stack.js";
+import { measureBannedCheck } from "./measure-banned-check.js";
 import { measureColdImport } from "./measure-cold-start.js";
 import { measureCryptoCeiling, medianCeiling, type CryptoCeilingSample } from "./measure-crypto.js";
 import { cpuProbe, memorySample, remoteLoad, type LatencyLevel, type MemorySample } from "./measure-end-to-end.js";
@@ -52,6 +53,8 @@ log("building dist/ for the cold-import figure");
 const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
 const coldImport = build.status === 0 ? measureColdImport(profile.coldRuns) : undefined;
 log(`cold import: ${coldImport?.medianMs ?? "build failed"} ms (then ${coldImport?.firstInvocationWiringMedianMs ?? "?"} ms loading the adapters on the first invocation)`);
+const bannedCheck = measureBannedCheck(quick ? 20_000 : 100_000);
+log(`banned-password check: p50 ${bannedCheck.p50Us} µs, p99 ${bannedCheck.p99Us} µs per password (256 characters: ${bannedCheck.longestP50Us} µs); global list built on first use in ${bannedCheck.globalBuildMs} ms, a full custom list in ${bannedCheck.customBuildMs} ms; heap growth over ${bannedCheck.checks} checks ${bannedCheck.heapGrowthKb} KB`);
 
 /**
  * The latency levels on one local stack. "memory" keeps the function app's stores in its own
@@ -154,6 +157,7 @@ const results = {
   crypto,
   sizes,
   coldImport,
+  bannedCheck,
   relayCeiling: ceiling,
   endToEnd: relayPath.levels,
   endToEndWithAzurite: withAzurite.levels,

@@ -3,6 +3,13 @@ export interface ApiErrorBody {
   error: { code: string; message: string; requestId: string; fields?: string[]; reason?: string };
 }
 
+export interface BannedTerms {
+  mode: "enforce" | "audit";
+  customTerms: string[];
+  limits: { maxTerms: number; minTermChars: number; maxTermChars: number };
+  globalList: { package: string; version: string; count: number };
+}
+
 export class ApiError extends Error {
   override readonly name = "ApiError";
   constructor(
@@ -44,8 +51,14 @@ export class WritebackApi {
   status(tenantId: string): Promise<Record<string, unknown>> {
     return this.call("GET", `/v1/tenants/${tenantId}/writeback`);
   }
-  setSettings(tenantId: string, settings: { enabled: boolean; allowUnlockWithoutReset: boolean }): Promise<Record<string, unknown>> {
+  setSettings(tenantId: string, settings: { enabled: boolean; allowUnlockWithoutReset: boolean; bannedPasswordMode?: "enforce" | "audit" }): Promise<Record<string, unknown>> {
     return this.call("PUT", `/v1/tenants/${tenantId}/writeback`, settings);
+  }
+  bannedTerms(tenantId: string): Promise<BannedTerms> {
+    return this.call("GET", `/v1/tenants/${tenantId}/writeback/banned-passwords`);
+  }
+  changeBannedTerms(tenantId: string, change: { add?: string[]; remove?: string[] }): Promise<BannedTerms & { added: number; removed: number }> {
+    return this.call("PATCH", `/v1/tenants/${tenantId}/writeback/banned-passwords`, change);
   }
   rotateKeys(tenantId: string): Promise<Record<string, unknown>> {
     return this.call("POST", `/v1/tenants/${tenantId}/writeback/keys/rotate`);

@@ -8,12 +8,14 @@ import type { BegunOperation, OperationRecord } from "../ports/operation-store.p
 import type { AgentHeartbeat } from "../ports/agent-heartbeat-store.port.js";
 import type { AuditRow } from "../ports/audit-log.port.js";
 import type { PackageKey } from "../ports/tenant-key-ring.port.js";
-import type { TenantSettings } from "../ports/tenant-settings-store.port.js";
+import type { StoredTenantSettings } from "../ports/tenant-settings-store.port.js";
 import type { PasswordPolicySummary } from "../domain/password-policy.js";
 import { publicKeyFromPem } from "../protocol/public-key-cache.js";
 import type { Initiator, PasswordOperation } from "../domain/operations.js";
 import { MAX_MESSAGE_BYTES, sealedRequestBytes, sealRequest, type PasswordReply, type UserPasswordPolicy } from "../protocol/envelope.js";
 import type { WritebackServices } from "./services.js";
+import { checkBannedPassword } from "./banned-password-check.js";
+import type { BannedPasswordMode } from "../domain/banned-passwords/custom-terms.js";
 
 export interface OperationResult {
   requestId: string;
@@ -61,16 +63,23 @@ interface OperationInput {
 
 /** The tenant reads a request needs, started together. */
 interface TenantState {
-  settings: Promise<TenantSettings | undefined>;
+  settings: Promise<StoredTenantSettings | undefined>;
   heartbeat: Promise<AgentHeartbeat | undefined>;
   keys: Promise<[PackageKey | undefined, string | undefined]>;
 }
 
 interface Availability {
-  settings: TenantSettings;
+  settings: StoredTenantSettings;
   heartbeat: AgentHeartbeat;
   packageKey: PackageKey;
   publicKeyPem: string;
+}
+
+interface Attempt {
+  replayed: boolean;
+  audited: boolean;
+  /** Set when the banned-password check refused the new password or, in audit mode, would have. */
+  bannedPasswordCheck?: "refused" | "wouldRefuse";
 }
 
 const AGENT_OFFLINE_RETRY_SECONDS = 60;
@@ -90,7 +99,7 @@ export function supportsUserPolicy(agentVersion: string): boolean {
 
 export interface PrecheckResult {
   available: true;
-  policy: PasswordPolicySummary;
+  policy: PasswordPolicySummary & { bannedPasswordCheck: BannedPasswordMode };
   /**
    * passwordSettingsObject: a fine-grained password policy applies to this user (named in
    * passwordSettingsObject); user: the agent looked the user up and the domain policy applies;
@@ -173,11 +182,13 @@ export class PasswordOperations {
     if (!hasOnPremisesPassword(user.authType)) throw new AppError("NOT_APPLICABLE_CLOUD_ONLY");
     const { settings, heartbeat, packageKey, publicKeyPem } = await this.available(this.readTenantState(tenantId), this.s.clock.now());
     const own = supportsUserPolicy(heartbeat.agentVersion) ? await this.userPolicy(tenantId, user, packageKey, publicKeyPem) : undefined;
-    if (own === undefined) return { available: true, policy: heartbeat.policy, policySource: "domain", allowUnlockWithoutReset: settings.allowUnlockWithoutReset };
+    // The cloud's banned-password check is part of the rules the user sees.
+    const bannedPasswordCheck = settings.bannedPasswordMode ?? "enforce";
+    if (own === undefined) return { available: true, policy: { ...heartbeat.policy, bannedPasswordCheck }, policySource: "domain", allowUnlockWithoutReset: settings.allowUnlockWithoutReset };
     const { source, passwordSettingsObject, ...policy } = own;
     return {
       available: true,
-      policy,
+      policy: { ...policy, bannedPasswordCheck },
       policySource: source === "passwordSettingsObject" ? "passwordSettingsObject" : "user",
       ...(passwordSettingsObject === undefined ? {} : { passwordSettingsObject }),
       allowUnlockWithoutReset: settings.allowUnlockWithoutReset,
@@ -274,7 +285,7 @@ export class PasswordOperations {
     const requestId = (input.requestId ?? randomUUID()).toLowerCase();
     let outcome = "INTERNAL_ERROR";
     let reason: PolicyReason | undefined;
-    const attempt = { replayed: false, audited: false };
+    const attempt: Attempt = { replayed: false, audited: false };
     try {
       const result = await this.execute(tenantId, requestId, input, started, attempt);
       outcome = "succeeded";
@@ -286,11 +297,11 @@ export class PasswordOperations {
       throw error;
     } finally {
       // An idempotent replay is not a new operation: it is not audited again.
-      if (!attempt.replayed && !attempt.audited) await this.auditRow(tenantId, requestId, input, outcome, reason, started);
+      if (!attempt.replayed && !attempt.audited) await this.auditRow(tenantId, requestId, input, outcome, reason, started, attempt);
     }
   }
 
-  private async execute(tenantId: string, requestId: string, input: OperationInput, started: Date, attempt: { replayed: boolean; audited: boolean }): Promise<OperationResult> {
+  private async execute(tenantId: string, requestId: string, input: OperationInput, started: Date, attempt: Attempt): Promise<OperationResult> {
     // Rules that do not depend on state come first: they answer the same every time.
     if (!hasOnPremisesPassword(input.user.authType)) throw new AppError("NOT_APPLICABLE_CLOUD_ONLY");
     if (!isWrittenBack(input.operation, input.initiator)) {
@@ -313,11 +324,12 @@ export class PasswordOperations {
     // fresh, and if that read fails the ledger reads for itself.
     const state = this.readTenantState(tenantId, input.operation);
     const limitRead = this.s.rateLimiter.read(tenantId, input.user.cloudAnchor).catch(() => undefined);
+    let settings: StoredTenantSettings;
     let packageKey: PackageKey;
     let publicKeyPem: string;
     let heartbeat: AgentHeartbeat;
     try {
-      ({ packageKey, publicKeyPem, heartbeat } = await this.available(state, started, input.operation));
+      ({ settings, packageKey, publicKeyPem, heartbeat } = await this.available(state, started, input.operation));
     } catch (e) {
       // A requestId seen before answers as recorded, whatever the tenant's state is now: one
       // read, on refusal paths only.
@@ -327,6 +339,19 @@ export class PasswordOperations {
     }
     // Agents before 0.2.0 would refuse a request carrying the source anchor as malformed: they get the cloud anchor only.
     const sendSourceAnchor = input.user.onPremisesImmutableId !== undefined && supportsUserPolicy(heartbeat.agentVersion);
+
+    // Before anything is sealed or sent: a refused password never leaves the cloud.
+    if (input.newPassword !== undefined) {
+      const verdict = checkBannedPassword(settings, input.user, input.newPassword);
+      if (verdict !== "allowed") attempt.bannedPasswordCheck = verdict;
+      if (verdict === "refused") {
+        // Refused before the ledger: it costs the user no rate-limit slot, and a requestId seen
+        // before still answers as recorded (one read, on this refusal path only).
+        const previous = await this.s.operations.get(tenantId, requestId);
+        if (previous !== undefined) return this.replay(previous, print, attempt);
+        throw new AppError("PASSWORD_POLICY_VIOLATION", { reason: "banned" });
+      }
+    }
 
     const expiresAt = new Date(started.getTime() + this.s.policy.messageTtlSeconds * 1000);
     const begun = await this.s.ledger.begin(
@@ -395,7 +420,7 @@ export class PasswordOperations {
     // The outcome record and the audit row are independent writes: make them together.
     const { outcome, reason } = replyOutcome(reply);
     attempt.audited = true;
-    return this.settle(tenantId, requestId, reply, recorded, this.auditOf(tenantId, requestId, input, outcome, reason, started));
+    return this.settle(tenantId, requestId, reply, recorded, this.auditOf(tenantId, requestId, input, outcome, reason, started, attempt));
   }
 
   /**
@@ -486,7 +511,7 @@ export class PasswordOperations {
   }
 
   /** Same requestId again: the recorded result, never a second write. */
-  private async replay(record: OperationRecord, print: string, attempt: { replayed: boolean; audited: boolean }): Promise<OperationResult> {
+  private async replay(record: OperationRecord, print: string, attempt: Attempt): Promise<OperationResult> {
     if (record.fingerprint !== print) throw new AppError("REQUEST_ID_CONFLICT");
     attempt.replayed = true;
     let current = record;
@@ -501,7 +526,7 @@ export class PasswordOperations {
     return answer(current);
   }
 
-  private auditOf(tenantId: string, requestId: string, input: OperationInput, outcome: string, reason: PolicyReason | undefined, started: Date): AuditRow {
+  private auditOf(tenantId: string, requestId: string, input: OperationInput, outcome: string, reason: PolicyReason | undefined, started: Date, attempt: Attempt): AuditRow {
     return {
       tenantId,
       requestId,
@@ -511,13 +536,14 @@ export class PasswordOperations {
       cloudAnchor: input.user.cloudAnchor,
       outcome,
       reason,
+      bannedPasswordCheck: attempt.bannedPasswordCheck,
       durationMs: this.s.clock.now().getTime() - started.getTime(),
       at: started,
     };
   }
 
-  private auditRow(tenantId: string, requestId: string, input: OperationInput, outcome: string, reason: PolicyReason | undefined, started: Date): Promise<void> {
-    return this.appendAudit(this.auditOf(tenantId, requestId, input, outcome, reason, started));
+  private auditRow(tenantId: string, requestId: string, input: OperationInput, outcome: string, reason: PolicyReason | undefined, started: Date, attempt: Attempt): Promise<void> {
+    return this.appendAudit(this.auditOf(tenantId, requestId, input, outcome, reason, started, attempt));
   }
 
   private async appendAudit(row: AuditRow): Promise<void> {

@@ -5,6 +5,7 @@ import { AppError } from "../errors/app-error.js";
 import { ConcurrencyConflictError, type TenantSettings } from "../ports/tenant-settings-store.port.js";
 import { ControlSigning } from "./control-signing.js";
 import { KeyLifecycle } from "./key-lifecycle.js";
+import type { BannedPasswordMode } from "../domain/banned-passwords/custom-terms.js";
 import type { WritebackServices } from "./services.js";
 
 /** Operator use cases: status, enable/disable, agent registration, on-demand rotation. */
@@ -12,6 +13,8 @@ import type { WritebackServices } from "./services.js";
 export interface SettingsChange {
   enabled: boolean;
   allowUnlockWithoutReset: boolean;
+  /** Absent: unchanged. */
+  bannedPasswordMode?: BannedPasswordMode | undefined;
 }
 
 export class TenantAdmin {
@@ -33,6 +36,7 @@ export class TenantAdmin {
       tenantId,
       enabled: settings?.enabled ?? false,
       allowUnlockWithoutReset: settings?.allowUnlockWithoutReset ?? false,
+      bannedPasswords: { mode: settings?.bannedPasswordMode ?? "enforce", customTerms: settings?.customBannedTerms?.length ?? 0 },
       agent: {
         registered: publicKey !== undefined,
         status: agentStatus(heartbeat?.receivedAt, now, this.s.policy.heartbeatWindowSeconds),
@@ -57,7 +61,15 @@ export class TenantAdmin {
   async updateSettings(tenantId: string, body: SettingsChange): Promise<Record<string, unknown>> {
     const existing = await this.s.settings.get(tenantId);
     const wasEnabled = existing?.enabled === true;
-    const next: TenantSettings = { tenantId, enabled: body.enabled, allowUnlockWithoutReset: body.allowUnlockWithoutReset, updatedAt: this.s.clock.now() };
+    const next: TenantSettings = {
+      tenantId,
+      enabled: body.enabled,
+      allowUnlockWithoutReset: body.allowUnlockWithoutReset,
+      // Not in the body: kept as they are (callers written before these settings send neither).
+      bannedPasswordMode: body.bannedPasswordMode ?? existing?.bannedPasswordMode ?? "enforce",
+      customBannedTerms: existing?.customBannedTerms ?? [],
+      updatedAt: this.s.clock.now(),
+    };
     let agentAcknowledged: boolean | null = null;
     if (body.enabled && !wasEnabled) {
       // Nothing changes unless the agent holds the new key: no half-enabled tenant.
@@ -71,7 +83,7 @@ export class TenantAdmin {
       throw e;
     });
     if (!body.enabled && wasEnabled) agentAcknowledged = await this.keys.notifyDisable(tenantId);
-    this.s.logger.info("writeback settings changed", { tenantId, enabled: body.enabled, allowUnlockWithoutReset: body.allowUnlockWithoutReset });
+    this.s.logger.info("writeback settings changed", { tenantId, enabled: body.enabled, allowUnlockWithoutReset: body.allowUnlockWithoutReset, bannedPasswordMode: next.bannedPasswordMode });
     return { ...(await this.status(tenantId)), agentAcknowledged };
   }
 

@@ -131,7 +131,7 @@ export const ERROR_CATALOG = {
   PASSWORD_POLICY_VIOLATION: {
     status: 422,
     userMessage: "The new password does not meet your organization's password policy.",
-    adminHint: "Active Directory refused the password (reason: tooShort, complexity, history, minimumAge, filter or unknown). The policy is in the agent's heartbeat (GET .../writeback).",
+    adminHint: "reason banned: the cloud's banned-password check refused it before anything was sent to the agent (global list, the tenant's custom terms, the user's own names; see README, Password protection). Otherwise Active Directory refused it (reason: tooShort, complexity, history, minimumAge, filter or unknown); the policy is in the agent's heartbeat (GET .../writeback).",
   },
   WRONG_CURRENT_PASSWORD: {
     status: 422,
@@ -203,7 +203,8 @@ export function isAgentOutcome(code: string): code is AgentOutcomeCode {
   return (AGENT_OUTCOME_CODES as readonly string[]).includes(code);
 }
 
-export const POLICY_REASONS = ["tooShort", "complexity", "history", "minimumAge", "filter", "unknown"] as const;
+/** Why a password was refused: by Active Directory, or ("banned") by the cloud's banned-password check before anything was sent. */
+export const POLICY_REASONS = ["tooShort", "complexity", "history", "minimumAge", "filter", "banned", "unknown"] as const;
 export type PolicyReason = (typeof POLICY_REASONS)[number];
 
 export function isErrorCode(value: string): value is ErrorCode {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { AUTH_TYPES } from "../domain/user-types.js";
 import { CHANNELS, INITIATOR_KINDS } from "../domain/operations.js";
 import { MAX_MESSAGE_BYTES, sealedRequestBytes } from "../protocol/envelope.js";
+import { BANNED_PASSWORD_MODES, MAX_CUSTOM_TERM_CHARS, MAX_CUSTOM_TERMS, MIN_CUSTOM_TERM_CHARS } from "../domain/banned-passwords/custom-terms.js";
 
 // Whole-string patterns (zod string checks) rather than refine(): in zod 3 each refine() wraps
 // the schema in an effect that cost ~5–8 µs per parse here, most of a reset body's ~35 µs.
@@ -97,7 +98,20 @@ export const changeBodySchema = z
 
 export const unlockBodySchema = z.object({ requestId, user: userSchema, initiator: initiatorSchema }).strict().superRefine(withinByteLimits);
 
-export const settingsBodySchema = z.object({ enabled: z.boolean(), allowUnlockWithoutReset: z.boolean() }).strict();
+export const settingsBodySchema = z
+  .object({ enabled: z.boolean(), allowUnlockWithoutReset: z.boolean(), bannedPasswordMode: z.enum(BANNED_PASSWORD_MODES).optional() })
+  .strict();
+
+const bannedTerm = z
+  .string()
+  .regex(PLAIN_TEXT, "invalid characters")
+  .refine((t) => t.trim().length >= MIN_CUSTOM_TERM_CHARS && t.trim().length <= MAX_CUSTOM_TERM_CHARS, `${MIN_CUSTOM_TERM_CHARS}–${MAX_CUSTOM_TERM_CHARS} characters`);
+
+/** Changes to the tenant's custom banned terms: removals first, then additions. */
+export const bannedTermsChangeSchema = z
+  .object({ add: z.array(bannedTerm).max(MAX_CUSTOM_TERMS).default([]), remove: z.array(z.string().max(64)).max(MAX_CUSTOM_TERMS).default([]) })
+  .strict()
+  .refine((b) => b.add.length + b.remove.length > 0, { message: "nothing to change", path: ["add"] });
 
 export const agentRegistrationBodySchema = z
   .object({
@@ -111,5 +125,6 @@ export type ResetBody = z.infer<typeof resetBodySchema>;
 export type ChangeBody = z.infer<typeof changeBodySchema>;
 export type UnlockBody = z.infer<typeof unlockBodySchema>;
 export type SettingsBody = z.infer<typeof settingsBodySchema>;
+export type BannedTermsChange = z.infer<typeof bannedTermsChangeSchema>;
 export type AgentRegistrationBody = z.infer<typeof agentRegistrationBodySchema>;
 export type UserRef = z.infer<typeof userSchema>;

@@ -8,6 +8,11 @@ export interface AuditRow {
   /** "succeeded" or an error code. */
   outcome: string;
   reason?: string | undefined;
+  /**
+   * The cloud's banned-password check refused the new password ("refused": enforce mode,
+   * nothing was sent), or would have ("wouldRefuse": audit mode, sent anyway). Never the term.
+   */
+  bannedPasswordCheck?: "refused" | "wouldRefuse" | undefined;
   durationMs: number;
   at: Date;
 }

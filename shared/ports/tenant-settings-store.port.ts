@@ -1,7 +1,13 @@
+import type { BannedPasswordMode } from "../domain/banned-passwords/custom-terms.js";
+
 export interface TenantSettings {
   tenantId: string;
   enabled: boolean;
   allowUnlockWithoutReset: boolean;
+  /** Absent: "enforce". */
+  bannedPasswordMode?: BannedPasswordMode | undefined;
+  /** The tenant's own banned terms, canonical (trimmed, lower case), at most MAX_CUSTOM_TERMS. Absent: none. */
+  customBannedTerms?: readonly string[] | undefined;
   updatedAt: Date;
 }
 

@@ -120,6 +120,26 @@ test("flows with unique passwords: every outcome as expected", async () => {
   assert.equal((await reset(user("frank"), secret(), { unlockAccount: true })).status, 200);
 });
 
+test("banned passwords: refused in the cloud (a unique custom term), and relayed in audit mode", async () => {
+  const term = `zq${randomBytes(7).toString("hex")}`;
+  assert.equal((await call("PATCH", "/writeback/banned-passwords", { add: [term] }, stack.adminToken)).status, 200);
+  const banned = `${term.toUpperCase().slice(0, 1)}${term.slice(1)}2026!`;
+  passwords.push(banned);
+  const refused = await reset(user("alice"), banned);
+  assert.equal(refused.status, 422);
+  assert.equal(refused.body.error?.reason, "banned");
+  const settings = (await call("GET", "/writeback", undefined, stack.adminToken)).body as { enabled: boolean; allowUnlockWithoutReset: boolean };
+  const put = (bannedPasswordMode: string) => call("PUT", "/writeback", { enabled: settings.enabled, allowUnlockWithoutReset: settings.allowUnlockWithoutReset, bannedPasswordMode }, stack.adminToken);
+  assert.equal((await put("audit")).status, 200);
+  const audited = `${term.toUpperCase().slice(0, 1)}${term.slice(1)}2027!`;
+  passwords.push(audited);
+  assert.equal((await reset(user("alice"), audited)).status, 200, "audit mode: Active Directory decides");
+  assert.equal((await put("enforce")).status, 200);
+  const rows = await stack.auditRows();
+  assert.ok(rows.some((r) => r.bannedPasswordCheck === "refused" && r.reason === "banned"));
+  assert.ok(rows.some((r) => r.bannedPasswordCheck === "wouldRefuse" && r.outcome === "succeeded"));
+});
+
 test("agent killed mid-request: the late reply settles it; key rotation delivers a new key", async () => {
   await stack.agent.kill();
   const requestId = randomUUID();

@@ -21,13 +21,40 @@ export async function retryOnConflict<T>(attempt: () => Promise<T | typeof RETRY
 export const RETRY = Symbol("retry");
 export const isConflict = (e: unknown) => statusOf(e) === 412 || statusOf(e) === 409;
 
+interface SettingsEntity {
+  enabled: boolean;
+  allowUnlockWithoutReset: boolean;
+  /** Rows written before the banned-password check have neither. */
+  bannedPasswordMode?: string;
+  customBannedTerms?: string;
+  updatedAt: string;
+}
+
+function fromSettingsEntity(tenantId: string, e: SettingsEntity & { etag?: string }): StoredTenantSettings {
+  let terms: unknown = [];
+  try {
+    terms = JSON.parse(e.customBannedTerms ?? "[]");
+  } catch {
+    // A row edited by hand: no custom terms rather than no writeback.
+  }
+  return {
+    tenantId,
+    enabled: e.enabled,
+    allowUnlockWithoutReset: e.allowUnlockWithoutReset,
+    bannedPasswordMode: e.bannedPasswordMode === "audit" ? "audit" : "enforce",
+    customBannedTerms: Array.isArray(terms) ? terms.filter((t): t is string => typeof t === "string") : [],
+    updatedAt: new Date(e.updatedAt),
+    etag: e.etag ?? "",
+  };
+}
+
 export class TableTenantSettingsStore implements TenantSettingsStore {
   constructor(private readonly t: LazyTable) {}
 
   async get(tenantId: string): Promise<StoredTenantSettings | undefined> {
     try {
-      const e = await this.t.run((c) => c.getEntity<{ enabled: boolean; allowUnlockWithoutReset: boolean; updatedAt: string }>(tenantId, "settings"));
-      return { tenantId, enabled: e.enabled, allowUnlockWithoutReset: e.allowUnlockWithoutReset, updatedAt: new Date(e.updatedAt), etag: e.etag };
+      const e = await this.t.run((c) => c.getEntity<SettingsEntity>(tenantId, "settings"));
+      return fromSettingsEntity(tenantId, e);
     } catch (e) {
       if (statusOf(e) === 404) return undefined;
       throw e;
@@ -35,7 +62,17 @@ export class TableTenantSettingsStore implements TenantSettingsStore {
   }
 
   async put(settings: TenantSettings, expectedEtag?: string | null): Promise<StoredTenantSettings> {
-    const entity = { partitionKey: settings.tenantId, rowKey: "settings", enabled: settings.enabled, allowUnlockWithoutReset: settings.allowUnlockWithoutReset, updatedAt: settings.updatedAt.toISOString() };
+    const entity = {
+      partitionKey: settings.tenantId,
+      rowKey: "settings",
+      enabled: settings.enabled,
+      allowUnlockWithoutReset: settings.allowUnlockWithoutReset,
+      bannedPasswordMode: settings.bannedPasswordMode ?? "enforce",
+      // In the settings row, so a reset reads it with the settings (no extra round trip).
+      // 1,000 terms of at most 16 characters stay under a string property's 32 K characters.
+      customBannedTerms: JSON.stringify(settings.customBannedTerms ?? []),
+      updatedAt: settings.updatedAt.toISOString(),
+    };
     try {
       const r =
         expectedEtag === null
@@ -53,9 +90,7 @@ export class TableTenantSettingsStore implements TenantSettingsStore {
   async list(): Promise<StoredTenantSettings[]> {
     const out: StoredTenantSettings[] = [];
     await this.t.run(async (c) => {
-      for await (const e of c.listEntities<{ enabled: boolean; allowUnlockWithoutReset: boolean; updatedAt: string }>()) {
-        out.push({ tenantId: e.partitionKey ?? "", enabled: e.enabled, allowUnlockWithoutReset: e.allowUnlockWithoutReset, updatedAt: new Date(e.updatedAt), etag: e.etag ?? "" });
-      }
+      for await (const e of c.listEntities<SettingsEntity>()) out.push(fromSettingsEntity(e.partitionKey ?? "", e));
     });
     return out;
   }
@@ -380,6 +415,7 @@ export function auditEntity(row: AuditRow) {
     cloudAnchor: row.cloudAnchor,
     outcome: row.outcome,
     ...(row.reason === undefined ? {} : { reason: row.reason }),
+    ...(row.bannedPasswordCheck === undefined ? {} : { bannedPasswordCheck: row.bannedPasswordCheck }),
     durationMs: row.durationMs,
     at: row.at.toISOString(),
   };
@@ -404,7 +440,7 @@ export class TableAuditLog implements AuditLog {
       // "}" follows "|": the range holds exactly the audit rows.
       const filter = `PartitionKey eq '${tenantId.replace(/'/g, "''")}' and RowKey gt '${AUDIT_PREFIX}' and RowKey lt 'audit}'`;
       for await (const e of c.listEntities<Omit<AuditRow, "at" | "tenantId"> & { at: string }>({ queryOptions: { filter } })) {
-        rows.push({ tenantId, requestId: e.requestId, operation: e.operation, initiatorKind: e.initiatorKind, channel: e.channel, cloudAnchor: e.cloudAnchor, outcome: e.outcome, reason: e.reason, durationMs: e.durationMs, at: new Date(e.at) });
+        rows.push({ tenantId, requestId: e.requestId, operation: e.operation, initiatorKind: e.initiatorKind, channel: e.channel, cloudAnchor: e.cloudAnchor, outcome: e.outcome, reason: e.reason, ...(e.bannedPasswordCheck === undefined ? {} : { bannedPasswordCheck: e.bannedPasswordCheck }), durationMs: e.durationMs, at: new Date(e.at) });
         if (rows.length >= limit) break;
       }
     });

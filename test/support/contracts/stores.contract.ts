@@ -46,6 +46,23 @@ export function storeContract(name: string, makeTwo: () => Promise<[StoreSet, St
     assert.equal(read?.etag, second.etag);
   });
 
+  test(`${name}: settings — banned-password mode and custom terms round-trip; old rows read as enforce with no terms`, async () => {
+    const [a, b] = await makeTwo();
+    const tenantId = randomUUID();
+    const old = await a.settings.put({ tenantId, enabled: true, allowUnlockWithoutReset: false, updatedAt: new Date() }, null);
+    const defaults = await b.settings.get(tenantId);
+    assert.equal(defaults?.bannedPasswordMode, "enforce");
+    assert.deepEqual(defaults?.customBannedTerms, []);
+    // The bound: 1,000 terms of 16 characters fit one settings row.
+    const terms = Array.from({ length: 1000 }, (_, i) => `term${String(i).padStart(4, "0")}${"x".repeat(8)}`);
+    assert.ok(terms.every((t) => t.length === 16));
+    await b.settings.put({ tenantId, enabled: true, allowUnlockWithoutReset: false, bannedPasswordMode: "audit", customBannedTerms: terms, updatedAt: new Date() }, old.etag);
+    const read = await a.settings.get(tenantId);
+    assert.equal(read?.bannedPasswordMode, "audit");
+    assert.deepEqual(read?.customBannedTerms, terms);
+    assert.deepEqual((await a.settings.list()).find((s) => s.tenantId === tenantId)?.customBannedTerms, terms);
+  });
+
   test(`${name}: operations — one begin wins a race, first outcome wins`, async () => {
     const [a, b] = await makeTwo();
     const tenantId = randomUUID();
@@ -197,5 +214,16 @@ export function storeContract(name: string, makeTwo: () => Promise<[StoreSet, St
     const rows = await a.audit.list(tenantId, 2);
     assert.deepEqual(rows.map((r) => r.requestId), ["r2", "r1"]);
     assert.deepEqual(await a.audit.list(randomUUID(), 10), []);
+  });
+
+  test(`${name}: audit — the banned-password verdict is kept`, async () => {
+    const [a, b] = await makeTwo();
+    const tenantId = randomUUID();
+    const row = { tenantId, operation: "reset", initiatorKind: "user", channel: "ssprPortal", cloudAnchor: "User_x", durationMs: 1 };
+    await a.audit.append({ ...row, requestId: "refused", outcome: "PASSWORD_POLICY_VIOLATION", reason: "banned", bannedPasswordCheck: "refused", at: new Date(Date.now() - 2000) });
+    await a.audit.append({ ...row, requestId: "audited", outcome: "succeeded", bannedPasswordCheck: "wouldRefuse", at: new Date(Date.now() - 1000) });
+    await a.audit.append({ ...row, requestId: "clean", outcome: "succeeded", at: new Date() });
+    const rows = await b.audit.list(tenantId, 10);
+    assert.deepEqual(rows.map((r) => [r.requestId, r.bannedPasswordCheck, r.reason]), [["clean", undefined, undefined], ["audited", "wouldRefuse", undefined], ["refused", "refused", "banned"]]);
   });
 }
