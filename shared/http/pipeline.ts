@@ -4,6 +4,7 @@ import type { WritebackServices } from "../app/services.js";
 import { isUuid } from "../protocol/ids.js";
 import { authorize, type Principal, type Role } from "./auth.js";
 import { errorResult, type HttpResult } from "./responses.js";
+import { negotiateLanguage } from "./accept-language.js";
 
 /** The parts of the Functions library's HttpRequest the pipeline reads (so the core needs no SDK import). */
 export interface HttpRequestLike {
@@ -117,7 +118,7 @@ export function route<TBody = undefined>(spec: RouteSpec<TBody>, services: Servi
       if (error.status >= 500) s?.logger.error("request failed", fields);
       else s?.logger.info("request refused", fields);
       if (s === undefined) console.error(JSON.stringify({ level: "error", message: "services unavailable", ...fields }));
-      return errorResult(error, correlation);
+      return errorResult(error, correlation, negotiateLanguage(request.headers.get("accept-language")));
     }
   };
 }
