@@ -340,8 +340,9 @@ export class PasswordOperations {
     // Agents before 0.2.0 would refuse a request carrying the source anchor as malformed: they get the cloud anchor only.
     const sendSourceAnchor = input.user.onPremisesImmutableId !== undefined && supportsUserPolicy(heartbeat.agentVersion);
 
-    // Before anything is sealed or sent: a refused password never leaves the cloud.
-    if (input.newPassword !== undefined) {
+    // Before anything is sealed or sent: a refused password never leaves the cloud. One shorter
+    // than the directory's minimum is left to the directory, whose answer (tooShort) is precise.
+    if (input.newPassword !== undefined && input.newPassword.length >= heartbeat.policy.minLength) {
       const verdict = checkBannedPassword(settings, input.user, input.newPassword);
       if (verdict !== "allowed") attempt.bannedPasswordCheck = verdict;
       if (verdict === "refused") {

@@ -139,7 +139,7 @@ describe("end to end through the HTTP API", () => {
   });
 
   test("an unknown cloud anchor is USER_NOT_FOUND", async () => {
-    const r = await call("POST", "/password-resets", { user: { cloudAnchor: `User_${randomUUID()}`, userPrincipalName: "ghost@contoso.com", authType: "passwordHashSync" }, newPassword: "Ghost-1234!aA", initiator: ssprUser });
+    const r = await call("POST", "/password-resets", { user: { cloudAnchor: `User_${randomUUID()}`, userPrincipalName: "ghost@contoso.com", authType: "passwordHashSync" }, newPassword: "Vq8#Lm2$Tz6!aA", initiator: ssprUser });
     assert.equal(r.status, 404);
     assert.equal(r.body.error?.code, "USER_NOT_FOUND");
   });

@@ -56,6 +56,14 @@ describe("banned-password check in the cloud, before sealing", () => {
     assert.ok(rows.every((row) => row.outcome === "PASSWORD_POLICY_VIOLATION" && row.reason === "banned" && row.bannedPasswordCheck === "refused"));
   });
 
+  test("a password under the directory's minimum length is left to the directory (tooShort, its precise reason)", async () => {
+    const sentBefore = s.relay.stats().sent;
+    const r = await reset("P@ss1!");
+    assert.equal(r.body.error?.reason, "tooShort");
+    assert.equal(s.relay.stats().sent, sentBefore + 1);
+    assert.equal((await reset("P@ssw0rd")).body.error?.reason, "banned", "at the minimum length (8) it is checked");
+  });
+
   test("a change is checked on its new password only", async () => {
     const current = `Cur-${randomUUID().slice(0, 8)}-Aa1!`;
     assert.equal((await reset(current, "bob")).status, 200);
