@@ -32,8 +32,8 @@ param logAnalyticsName string = ''
   '20'
   '22'
 ])
-@description('Node.js version of the Flex Consumption runtime.')
-param nodeVersion string = '20'
+@description('Node.js version of the Flex Consumption runtime (22 LTS; 20 left support on 2026-04-30 and stays only for existing apps).')
+param nodeVersion string = '22'
 
 @description('Operator who onboards tenants (Azure Service Bus Data Owner on the namespace); azd passes the signed-in principal. Empty = none.')
 param operatorPrincipalId string = ''

@@ -175,6 +175,11 @@ describe("infra: Key Vault, Storage, monitoring, function app", () => {
     const engines = (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { engines?: { node?: string } }).engines?.node ?? "";
     const min = Number(/(\d+)/.exec(engines)?.[1] ?? "0");
     assert.ok(Number(nodeVersion) >= min, `nodeVersion ${String(nodeVersion)} below engines ${engines}`);
+    // Node 22 LTS is the deployed runtime (20 left support on 2026-04-30); engines names it first.
+    assert.equal(nodeVersion, "22");
+    assert.match(engines, /^>=22\b/);
+    const typesNode = (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { devDependencies?: Record<string, string> }).devDependencies?.["@types/node"] ?? "";
+    assert.match(typesNode, /^\^?22\./, "@types/node follows the deployed runtime's line");
   });
 
   test("no keys leave the templates: no listKeys and no key-bearing outputs", () => {
