@@ -45,7 +45,10 @@ param authTenantId string = tenant().tenantId
 @description('Audience (Application ID URI or client id) the API expects in bearer tokens.')
 param authAudience string
 
-@description('Token issuer; empty means the Entra v2.0 issuer of authTenantId.')
+@description('Multi-tenant mode: the customer tenants onboarded in this deployment, comma-separated GUIDs. Non-empty means each token\'s issuer is https://login.microsoftonline.com/{its tid}/v2.0, checked against the common keys, and only these tenants are accepted; empty means single-tenant (authTenantId).')
+param authTenantIds string = ''
+
+@description('Token issuer; empty means the Entra v2.0 issuer of authTenantId (or the {tenantid} template in multi-tenant mode).')
 param authIssuer string = ''
 
 @description('JWKS endpoint; empty means the Entra v2.0 keys of authTenantId.')
@@ -80,8 +83,10 @@ var tags = {
   'azd-env-name': environmentName
 }
 var loginEndpoint = environment().authentication.loginEndpoint
-var effectiveAuthIssuer = !empty(authIssuer) ? authIssuer : '${loginEndpoint}${authTenantId}/v2.0'
-var effectiveAuthJwksUrl = !empty(authJwksUrl) ? authJwksUrl : '${loginEndpoint}${authTenantId}/discovery/v2.0/keys'
+var multiTenant = !empty(authTenantIds)
+// Entra's common discovery document names the issuer with the literal {tenantid} placeholder.
+var effectiveAuthIssuer = !empty(authIssuer) ? authIssuer : (multiTenant ? '${loginEndpoint}{tenantid}/v2.0' : '${loginEndpoint}${authTenantId}/v2.0')
+var effectiveAuthJwksUrl = !empty(authJwksUrl) ? authJwksUrl : '${loginEndpoint}${multiTenant ? 'common' : authTenantId}/discovery/v2.0/keys'
 
 var names = {
   functionApp: !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}writeback-${resourceToken}'
@@ -191,6 +196,7 @@ var appSettings = {
   KEY_CACHE_TTL_SECONDS: string(keyCacheTtlSeconds)
   // Caller authentication: Entra ID tokens checked against the tenant's published keys.
   AUTH_ISSUER: effectiveAuthIssuer
+  AUTH_TENANTS: authTenantIds
   AUTH_AUDIENCE: authAudience
   AUTH_JWKS_URL: effectiveAuthJwksUrl
   AUTH_PUBLIC_KEY_PEM: ''
@@ -253,4 +259,5 @@ output KEYVAULT_NAME string = keyVault.outputs.name
 output KEYVAULT_URL string = keyVault.outputs.uri
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output AUTH_ISSUER string = effectiveAuthIssuer
+output AUTH_TENANTS string = authTenantIds
 output AUTH_AUDIENCE string = authAudience

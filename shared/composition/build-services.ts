@@ -10,7 +10,7 @@ import { createTableStores } from "../adapters/tables/create-table-stores.js";
 import { settleLateReply } from "../app/late-replies.js";
 import { createReplyOpener, UntrustedReplyError } from "../app/reply-opener.js";
 import type { WritebackServices } from "../app/services.js";
-import type { AppConfig } from "../config/config.js";
+import { authTenants, type AppConfig } from "../config/config.js";
 import { createTokenVerifier } from "../http/auth.js";
 import { CachedTenantKeyRing } from "../keys/cached-tenant-key-ring.js";
 import { systemClock } from "../ports/clock.port.js";
@@ -51,7 +51,7 @@ export async function buildServices(config: AppConfig, logger: Logger, credentia
       ? { connectionString: config.SERVICEBUS_CONNECTION_STRING }
       : { fullyQualifiedNamespace: config.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE ?? "", credential: identity },
   );
-  const verifyToken = createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, jwksUrl: config.AUTH_JWKS_URL, publicKeyPem: config.AUTH_PUBLIC_KEY_PEM, maxTokenLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME_SECONDS });
+  const verifyToken = createTokenVerifier({ issuer: config.AUTH_ISSUER, allowedTenants: authTenants(config.AUTH_TENANTS), audience: config.AUTH_AUDIENCE, jwksUrl: config.AUTH_JWKS_URL, publicKeyPem: config.AUTH_PUBLIC_KEY_PEM, maxTokenLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME_SECONDS });
 
   // Late replies need the use case, which needs the relay: tie the knot through a holder.
   const holder: { services?: WritebackServices } = {};

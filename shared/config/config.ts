@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isUuid } from "../protocol/ids.js";
 
 /**
  * Every setting the function app reads, validated once at start-up. The same names are
@@ -25,7 +26,11 @@ export const configSchema = z
     KEYVAULT_CA_FILE: optionalString,
     KEY_CACHE_TTL_SECONDS: positiveInt(60),
     // Caller authentication (Entra ID or any OIDC issuer).
+    // AUTH_ISSUER with {tenantid} (https://login.microsoftonline.com/{tenantid}/v2.0) is the
+    // multi-tenant mode: each token's issuer is checked against its own tid, which must be one
+    // of AUTH_TENANTS (comma-separated GUIDs: the customer tenants onboarded in this deployment).
     AUTH_ISSUER: z.string().min(1),
+    AUTH_TENANTS: optionalString,
     AUTH_AUDIENCE: z.string().min(1),
     AUTH_JWKS_URL: optionalString,
     AUTH_PUBLIC_KEY_PEM: optionalString,
@@ -49,10 +54,25 @@ export const configSchema = z
     if (c.KEYVAULT_URL === undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["KEYVAULT_URL"], message: "required" });
     }
+    const tenants = authTenants(c.AUTH_TENANTS);
+    if (tenants.some((t) => !isUuid(t))) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["AUTH_TENANTS"], message: "a comma-separated list of tenant GUIDs" });
+    }
+    if (c.AUTH_ISSUER.toLowerCase().includes("{tenantid}") && tenants.length === 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["AUTH_TENANTS"], message: "required with a {tenantid} issuer (the onboarded tenants)" });
+    }
     if (c.AUTH_JWKS_URL === undefined && c.AUTH_PUBLIC_KEY_PEM === undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["AUTH_JWKS_URL"], message: "set AUTH_JWKS_URL or AUTH_PUBLIC_KEY_PEM" });
     }
   });
+
+/** AUTH_TENANTS as lowercase tenant ids (empty when unset). */
+export function authTenants(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== "");
+}
 
 export type AppConfig = z.infer<typeof configSchema>;
 export const CONFIG_SETTING_NAMES = Object.keys(configSchema.innerType().shape) as (keyof AppConfig)[];

@@ -1,15 +1,30 @@
 import { createHash } from "node:crypto";
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, importSPKI, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { AppError } from "../errors/app-error.js";
 import type { Principal, TokenVerifier } from "../ports/token-verifier.port.js";
+import { isUuid } from "../protocol/ids.js";
 
 export const ROLES = { operate: "Writeback.Operate", admin: "Writeback.Admin" } as const;
 export type Role = (typeof ROLES)[keyof typeof ROLES];
 
 export type { Principal, TokenVerifier };
 
+/** The placeholder of a multi-tenant issuer, as in Entra's common discovery document. */
+export const TENANT_ID_PLACEHOLDER = "{tenantid}";
+
 export interface TokenVerifierOptions {
+  /**
+   * The expected `iss`. A multi-tenant app (Entra ID `/common` keys) gives a template with
+   * `{tenantid}`, e.g. `https://login.microsoftonline.com/{tenantid}/v2.0`: each token's issuer
+   * must then be the template filled with that token's own `tid`.
+   */
   issuer: string;
+  /**
+   * The tenants onboarded in this deployment (lowercase GUIDs). Required with a `{tenantid}`
+   * issuer; a token of any other tenant is refused before its signature is checked (a stranger's
+   * token costs a decode, not an RSA verification).
+   */
+  allowedTenants?: readonly string[] | undefined;
   audience: string;
   jwksUrl?: string | undefined;
   publicKeyPem?: string | undefined;
@@ -57,6 +72,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     throw new Error("a JWKS URL or a public key is required");
   }
 
+  const multiTenant = options.issuer.toLowerCase().includes(TENANT_ID_PLACEHOLDER);
+  const allowed = options.allowedTenants === undefined || options.allowedTenants.length === 0 ? undefined : new Set(options.allowedTenants.map((t) => t.toLowerCase()));
+  if (multiTenant && allowed === undefined) throw new Error("a multi-tenant issuer needs the list of onboarded tenants");
+  const issuerFor = (tid: string): string => (multiTenant ? options.issuer.replace(/\{tenantid\}/i, tid) : options.issuer);
+
   const tolerance = options.clockToleranceSeconds ?? 60;
   const maxLifetime = options.maxTokenLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
   const now = options.now ?? Date.now;
@@ -70,13 +90,20 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const id = tokenId(token);
     const known = remembered.get(id, now());
     if (known !== undefined) return known;
+    // The tenant is read before the signature is checked only to choose the issuer and refuse
+    // strangers early; the verified payload's tid is what the principal carries.
+    const claimedTenant = allowed === undefined ? undefined : unverifiedTenant(token);
+    if (allowed !== undefined && (claimedTenant === undefined || !allowed.has(claimedTenant))) {
+      throw new AppError("UNAUTHENTICATED", { message: "The token's tenant is not onboarded in this deployment." });
+    }
     const key = await keys;
     try {
-      const verifyOptions = { issuer: options.issuer, audience: options.audience, algorithms: ALGORITHMS, clockTolerance: tolerance, currentDate: new Date(now()), requiredClaims: ["exp"] };
+      const verifyOptions = { issuer: issuerFor(claimedTenant ?? ""), audience: options.audience, algorithms: ALGORITHMS, clockTolerance: tolerance, currentDate: new Date(now()), requiredClaims: ["exp"] };
       const { payload } = typeof key === "function" ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions);
       const tid = payload.tid;
       const roles = payload.roles;
       if (typeof tid !== "string" || typeof payload.sub !== "string") throw new AppError("UNAUTHENTICATED", { message: "The token lacks the tid or sub claim." });
+      if (claimedTenant !== undefined && tid.toLowerCase() !== claimedTenant) throw new AppError("UNAUTHENTICATED", { message: "The token's tenant is not onboarded in this deployment." });
       const exp = payload.exp as number; // required above
       if (exp - (payload.iat ?? payload.nbf ?? now() / 1000) > maxLifetime) throw new AppError("UNAUTHENTICATED", { message: "The token's lifetime is longer than this service accepts." });
       const principal: Principal = { subject: payload.sub, tenantId: tid.toLowerCase(), roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [] };
@@ -119,6 +146,18 @@ class VerifiedTokens {
       if (oldest.done !== true) this.entries.delete(oldest.value);
     }
     this.entries.set(id, { principal, usableUntil: Math.min(expiresAt, at + this.ttlSeconds * 1000) });
+  }
+}
+
+/** The token's `tid` as a lowercase GUID, unverified; undefined when absent or malformed. */
+function unverifiedTenant(token: string): string | undefined {
+  try {
+    const tid = decodeJwt(token).tid;
+    if (typeof tid !== "string") return undefined;
+    const lower = tid.toLowerCase();
+    return isUuid(lower) ? lower : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -173,3 +173,49 @@ test("after the issuer withdraws a key, its tokens are accepted at most until th
     server.close();
   }
 });
+const ENTRA_TEMPLATE = "https://login.microsoftonline.com/{tenantid}/v2.0";
+const entraIssuer = (tid: string) => `https://login.microsoftonline.com/${tid}/v2.0`;
+const otherTenant = "9c4d3e2f-1a0b-4c8d-9e7f-6a5b4c3d2e1f";
+const strangerTenant = "0d1e2f3a-4b5c-4d6e-8f70-81a2b3c4d5e6";
+
+test("multi-tenant: each token's issuer is checked against its own tid, for every onboarded tenant", async () => {
+  const verify = createTokenVerifier({ issuer: ENTRA_TEMPLATE, allowedTenants: [tenantId, otherTenant.toUpperCase()], audience: DEV_AUDIENCE, keySet: createLocalJWKSet({ keys: [jwk] }) });
+  for (const tid of [tenantId, otherTenant]) {
+    const token = await issuer.mint({ tenantId: tid, roles: ["Writeback.Admin"], issuer: entraIssuer(tid) });
+    const principal = await verify(`Bearer ${token}`);
+    assert.equal(principal.tenantId, tid);
+    assert.deepEqual(principal.roles, ["Writeback.Admin"]);
+  }
+});
+
+test("multi-tenant: a token whose issuer names another tenant than its tid is refused", async () => {
+  const verify = createTokenVerifier({ issuer: ENTRA_TEMPLATE, allowedTenants: [tenantId, otherTenant], audience: DEV_AUDIENCE, keySet: createLocalJWKSet({ keys: [jwk] }) });
+  // Signed by a trusted key, tid of an onboarded tenant, but issued by (claiming) another one.
+  const crossed = await issuer.mint({ tenantId, roles: ["Writeback.Admin"], issuer: entraIssuer(otherTenant) });
+  const e = await rejection(verify(`Bearer ${crossed}`));
+  assert.equal(e.code, "UNAUTHENTICATED");
+  assert.match(e.message, /iss claim/);
+  // The fixed single-tenant issuer is not accepted either in this mode.
+  assert.equal((await rejection(verify(`Bearer ${await issuer.mint({ tenantId, roles: ["Writeback.Admin"] })}`))).code, "UNAUTHENTICATED");
+});
+
+test("multi-tenant: a tenant not onboarded is refused before any signature check", async () => {
+  const keys = countingKeySet();
+  const verify = createTokenVerifier({ issuer: ENTRA_TEMPLATE, allowedTenants: [tenantId], audience: DEV_AUDIENCE, keySet: keys.keySet });
+  const stranger = await issuer.mint({ tenantId: strangerTenant, roles: ["Writeback.Admin"], issuer: entraIssuer(strangerTenant) });
+  const e = await rejection(verify(`Bearer ${stranger}`));
+  assert.equal(e.code, "UNAUTHENTICATED");
+  assert.match(e.message, /not onboarded/);
+  // A tid that is no GUID (or none) cannot select an issuer.
+  const odd = await issuer.mint({ tenantId: "common", roles: ["Writeback.Admin"], issuer: entraIssuer("common") });
+  assert.match((await rejection(verify(`Bearer ${odd}`))).message, /not onboarded/);
+  assert.equal((await rejection(verify("Bearer not.a.jwt"))).code, "UNAUTHENTICATED");
+  assert.equal(keys.lookups(), 0);
+});
+
+test("multi-tenant needs the onboarded tenants; single-tenant may restrict them too", async () => {
+  assert.throws(() => createTokenVerifier({ issuer: ENTRA_TEMPLATE, audience: DEV_AUDIENCE, keySet: createLocalJWKSet({ keys: [jwk] }) }), /onboarded tenants/);
+  const verify = createTokenVerifier({ issuer: DEV_ISSUER, allowedTenants: [otherTenant], audience: DEV_AUDIENCE, keySet: createLocalJWKSet({ keys: [jwk] }) });
+  assert.match((await rejection(verify(`Bearer ${await issuer.mint({ tenantId, roles: ["Writeback.Operate"] })}`))).message, /not onboarded/);
+  assert.equal((await verify(`Bearer ${await issuer.mint({ tenantId: otherTenant, roles: ["Writeback.Operate"] })}`)).tenantId, otherTenant);
+});

@@ -183,8 +183,16 @@ describe("settings: code, infra/main.bicep and local.settings.sample.json", () =
 
   test("Entra defaults: issuer and JWKS of the configured tenant", () => {
     const text = (name: string): string => declaredValue(declaration(main, "variable_declaration", name))?.text ?? "";
-    assert.match(text("effectiveAuthIssuer"), /\$\{loginEndpoint\}\$\{authTenantId\}\/v2\.0'$/);
-    assert.match(text("effectiveAuthJwksUrl"), /\$\{loginEndpoint\}\$\{authTenantId\}\/discovery\/v2\.0\/keys'$/);
+    assert.match(text("effectiveAuthIssuer"), /: '\$\{loginEndpoint\}\$\{authTenantId\}\/v2\.0'\)$/);
+    assert.match(text("effectiveAuthJwksUrl"), /\$\{loginEndpoint\}\$\{multiTenant \? 'common' : authTenantId\}\/discovery\/v2\.0\/keys'$/);
     assert.equal(bicepSettings.get("AUTH_ISSUER")?.kind, "expression");
+  });
+
+  test("Entra multi-tenant: the {tenantid} issuer template and the common keys when tenants are listed", () => {
+    const text = (name: string): string => declaredValue(declaration(main, "variable_declaration", name))?.text ?? "";
+    assert.match(text("multiTenant"), /^!empty\(authTenantIds\)$/);
+    assert.match(text("effectiveAuthIssuer"), /multiTenant \? '\$\{loginEndpoint\}\{tenantid\}\/v2\.0'/);
+    // Single-tenant unless tenants are listed (authTenantIds defaults to empty).
+    assert.deepEqual(bicepSettings.get("AUTH_TENANTS"), { kind: "literal", value: "" });
   });
 });
