@@ -35,6 +35,10 @@ param logAnalyticsName string = ''
 @description('Node.js version of the Flex Consumption runtime (22 LTS; 20 left support on 2026-04-30 and stays only for existing apps).')
 param nodeVersion string = '22'
 
+@minValue(0)
+@description('Always-ready instances for the HTTP functions (Flex Consumption). 1 in production: a user waiting on a reset should not wait for a cold start; 0 scales to zero (development, lowest cost).')
+param alwaysReady int = 1
+
 @description('Operator who onboards tenants (Azure Service Bus Data Owner on the namespace); azd passes the signed-in principal. Empty = none.')
 param operatorPrincipalId string = ''
 
@@ -143,6 +147,7 @@ module serviceBus 'app/servicebus.bicep' = {
     name: names.serviceBus
     repliesQueueName: repliesQueueName
     agentEventsQueueName: agentEventsQueueName
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -154,6 +159,7 @@ module keyVault 'app/keyvault.bicep' = {
     tags: tags
     name: names.keyVault
     publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -221,6 +227,7 @@ module functionApp 'app/function-app.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerName: deploymentContainerName
     nodeVersion: nodeVersion
+    alwaysReady: alwaysReady
     appSettings: appSettings
     virtualNetworkSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
   }

@@ -16,6 +16,8 @@ param instanceMemoryMB int = 2048
 @description('Subnet (delegated to Microsoft.App/environments) for virtual network integration; empty = none.')
 param virtualNetworkSubnetId string = ''
 param maximumInstanceCount int = 40
+@description('Instances kept warm for the HTTP functions (0 = scale from zero, with cold starts).')
+param alwaysReady int = 1
 
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
   name: storageAccountName
@@ -70,6 +72,14 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         }
       }
       scaleAndConcurrency: {
+        // Users wait on these calls synchronously: the "http" group (every HTTP function) keeps
+        // warm instances so a request does not pay a cold start.
+        alwaysReady: alwaysReady > 0 ? [
+          {
+            name: 'http'
+            instanceCount: alwaysReady
+          }
+        ] : []
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
       }

@@ -5,6 +5,8 @@
 param name string
 param location string
 param tags object
+@description('Log Analytics workspace receiving the vault\'s audit logs and metrics.')
+param logAnalyticsWorkspaceId string
 
 @description('Disabled when the app reaches this resource through a private endpoint (main.bicep privateNetworking).')
 @allowed(['Enabled', 'Disabled'])
@@ -32,6 +34,28 @@ resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
       defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
+  }
+}
+
+// Audit and operational logs plus metrics to the Log Analytics workspace: who read or wrote
+// which secret (Key Vault's AuditEvent), queue operations and throttling (Service Bus).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -32,4 +32,5 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 output applicationInsightsName string = appInsights.name
+output workspaceId string = workspace.id
 output connectionString string = appInsights.properties.ConnectionString

@@ -11,6 +11,8 @@ param location string
 param tags object
 param repliesQueueName string
 param agentEventsQueueName string
+@description('Log Analytics workspace receiving the namespace\'s logs and metrics.')
+param logAnalyticsWorkspaceId string
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
@@ -53,6 +55,28 @@ resource agentEventsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = 
     maxDeliveryCount: 10
     deadLetteringOnMessageExpiration: false
     enablePartitioning: false
+  }
+}
+
+// Audit and operational logs plus metrics to the Log Analytics workspace: who read or wrote
+// which secret (Key Vault's AuditEvent), queue operations and throttling (Service Bus).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: namespace
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

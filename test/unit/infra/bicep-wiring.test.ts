@@ -111,12 +111,14 @@ describe("infra Bicep wiring", () => {
     assert.equal(file.parameters.location?.value, "${AZURE_LOCATION}");
   });
 
-  test("azure.yaml points azd at this Bicep and at the function app at the repository root", () => {
-    const yaml = readFileSync(join(infraDir, "azure.yaml"), "utf8");
+  test("azure.yaml at the repository root points azd at this Bicep and at the function app (azd up from the root)", () => {
+    assert.ok(!existsSync(join(infraDir, "azure.yaml")), "azure.yaml belongs at the repository root, not in infra/");
+    const yaml = readFileSync(join(repoRoot, "azure.yaml"), "utf8");
     const value = (key: string): string | undefined => new RegExp(`^\\s*${key}:\\s*(\\S+)\\s*$`, "m").exec(yaml)?.[1];
-    const infraPath = resolve(infraDir, value("path") ?? "infra");
+    const infraPath = resolve(repoRoot, value("path") ?? "infra");
+    assert.equal(infraPath, infraDir);
     assert.ok(existsSync(join(infraPath, `${value("module") ?? "main"}.bicep`)), "azure.yaml infra.path/module does not name main.bicep");
-    const project = resolve(infraDir, value("project") ?? ".");
+    const project = resolve(repoRoot, value("project") ?? ".");
     assert.equal(project, repoRoot, "the api service must be the repository root");
     assert.ok(existsSync(join(project, "host.json")) && existsSync(join(project, "package.json")), "the service folder must hold host.json and package.json");
     assert.equal(value("host"), "function");

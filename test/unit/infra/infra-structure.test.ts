@@ -169,6 +169,33 @@ describe("infra: Key Vault, Storage, monitoring, function app", () => {
     assert.equal(lit(site.body, "properties", "functionAppConfig", "deployment", "storage", "authentication", "type"), "SystemAssignedIdentity");
   });
 
+  test("Key Vault and Service Bus send their logs and metrics to the Log Analytics workspace", async () => {
+    const main = await loadBicep("main.bicep");
+    for (const [file, scope, module] of [[keyVault, "vault", "keyVault"], [serviceBus, "namespace", "serviceBus"]] as const) {
+      const diag = only(file, "Microsoft.Insights/diagnosticSettings");
+      assert.equal(property(diag.body, "scope")?.text, scope, `${file.path}: diagnostics on the ${scope}`);
+      assert.equal(property(diag.body, "properties", "workspaceId")?.text, "logAnalyticsWorkspaceId");
+      const logs = property(diag.body, "properties", "logs")?.text ?? "";
+      assert.match(logs, /categoryGroup: 'allLogs'/);
+      assert.match(logs, /enabled: true/);
+      assert.match(property(diag.body, "properties", "metrics")?.text ?? "", /category: 'AllMetrics'/);
+      const wiring = main.text.slice(main.text.indexOf(`module ${module} `));
+      assert.match(wiring.slice(0, wiring.indexOf("\n}")), /logAnalyticsWorkspaceId: monitoring\.outputs\.workspaceId/, `main.bicep passes the workspace to ${module}`);
+    }
+  });
+
+  test("alwaysReady: warm instances for the HTTP functions, 1 by default", async () => {
+    const main = await loadBicep("main.bicep");
+    assert.equal(literal(params(main).find((p) => p.name === "alwaysReady")?.defaultValue), 1);
+    const site = only(functionApp, "Microsoft.Web/sites");
+    const scale = property(site.body, "properties", "functionAppConfig", "scaleAndConcurrency", "alwaysReady")?.text ?? "";
+    assert.match(scale, /name: 'http'/);
+    assert.match(scale, /instanceCount: alwaysReady/);
+    assert.match(main.text, /alwaysReady: alwaysReady/);
+    const parameters = JSON.parse(readFileSync(join(infraDir, "main.parameters.json"), "utf8")) as { parameters: Record<string, { value: string }> };
+    assert.equal(parameters.parameters.alwaysReady?.value, "${ALWAYS_READY=1}");
+  });
+
   test("the default Node version is one the repository supports", async () => {
     const main = await loadBicep("main.bicep");
     const nodeVersion = literal(params(main).find((p) => p.name === "nodeVersion")?.defaultValue);
