@@ -11,5 +11,5 @@ export const accountUnlocks = httpFunction({
   route: "v1/tenants/{tenantId}/account-unlocks",
   role: ROLES.operate,
   body: unlockBodySchema,
-  run: async ({ services, tenantId, body }) => jsonResult(200, await new PasswordOperations(services).unlock(tenantId, body)),
+  run: async ({ services, trace, tenantId, body }) => jsonResult(200, await new PasswordOperations(services).unlock(tenantId, body, trace)),
 });

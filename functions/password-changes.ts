@@ -11,5 +11,5 @@ export const passwordChanges = httpFunction({
   route: "v1/tenants/{tenantId}/password-changes",
   role: ROLES.operate,
   body: changeBodySchema,
-  run: async ({ services, tenantId, body }) => jsonResult(200, await new PasswordOperations(services).change(tenantId, body)),
+  run: async ({ services, trace, tenantId, body }) => jsonResult(200, await new PasswordOperations(services).change(tenantId, body, trace)),
 });

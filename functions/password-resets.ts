@@ -11,5 +11,5 @@ export const passwordResets = httpFunction({
   route: "v1/tenants/{tenantId}/password-resets",
   role: ROLES.operate,
   body: resetBodySchema,
-  run: async ({ services, tenantId, body }) => jsonResult(200, await new PasswordOperations(services).reset(tenantId, body)),
+  run: async ({ services, trace, tenantId, body }) => jsonResult(200, await new PasswordOperations(services).reset(tenantId, body, trace)),
 });

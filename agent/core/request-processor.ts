@@ -229,6 +229,7 @@ export class RequestProcessor {
         this.logger.info("request handled", {
           requestId: opened.requestId,
           traceId: opened.traceId,
+          parentSpanId: opened.parentSpanId,
           operation: opened.operation,
           keyVersion: opened.keyVersion,
           initiator: opened.initiator.kind,

@@ -4,6 +4,7 @@ import { errorResult, type HttpResult } from "../../shared/http/responses.js";
 import { AppError } from "../../shared/errors/app-error.js";
 import { MAX_BODY_BYTES, type HttpRequestLike } from "../../shared/http/pipeline.js";
 import { nextOccurrence, parseSchedule } from "./ncrontab.js";
+import { formatTraceparent, newSpanId, newTraceId, parseTraceparent } from "../../shared/protocol/trace-context.js";
 import type { FunctionDefinition, HttpFunctionDefinition, QueueTriggerSource } from "../../shared/adapters/functions/registry.js";
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -159,9 +160,13 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
         return;
       }
       const started = Date.now();
-      const result = await route.definition.handler(localRequest(req, url, params, body), { invocationId });
+      // As the host does: the invocation is a span continuing the caller's traceparent (or a new trace).
+      const header = req.headers.traceparent;
+      const caller = parseTraceparent(Array.isArray(header) ? undefined : header);
+      const traceParent = formatTraceparent({ traceId: caller?.traceId ?? newTraceId(), spanId: newSpanId(), flags: caller?.flags ?? 1 });
+      const result = await route.definition.handler(localRequest(req, url, params, body), { invocationId, traceContext: { traceParent } });
       send(res, result);
-      if (options.log !== undefined) log(`${method} ${url.pathname} -> ${result.status} (${Date.now() - started} ms)`);
+      if (options.log !== undefined) log(`${method} ${url.pathname} -> ${result.status} (${Date.now() - started} ms) traceparent ${traceParent}`);
     })().catch(() => {
       if (!res.headersSent) send(res, errorResult(new AppError("INTERNAL_ERROR"), "local-runner"));
     });

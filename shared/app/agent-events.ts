@@ -56,6 +56,7 @@ export class AgentEvents {
           keyVersions: event.keyVersions,
           signingKeyId: event.signingKeyId,
         });
+        this.s.telemetry?.agentHeartbeat(event.tenantId, receivedAt);
         await this.redeliverIfMissing(event.tenantId, event.keyVersions);
         break;
       case "keyAcknowledged":

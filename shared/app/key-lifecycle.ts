@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { publicKeyFromPem } from "../protocol/public-key-cache.js";
+import { newTraceId } from "../protocol/trace-context.js";
 import { AppError, toAppError } from "../errors/app-error.js";
 import { MAX_ENDORSEMENT_CHAIN, sealDisable, sealKeyDelivery, sealSigningKeyUpdate, type KeyDeliveryPurpose } from "../protocol/envelope.js";
 import type { ControlSigner } from "../protocol/control-signature.js";
@@ -42,7 +43,7 @@ export class KeyLifecycle {
         keyVersion: created.version,
         issuedAt: now,
         expiresAt,
-        traceId: randomUUID(),
+        traceId: newTraceId(),
         purpose,
         previousKeyVersion: previous?.version ?? 0,
         previousValidUntil,
@@ -72,7 +73,7 @@ export class KeyLifecycle {
     const expiresAt = new Date(now.getTime() + this.s.policy.messageTtlSeconds * 1000);
     try {
       const signer = await this.agentTrustsCurrentSigner(tenantId);
-      const body = sealDisable({ requestId, keyVersion: current.version, issuedAt: now, expiresAt, traceId: randomUUID() }, tenantId, current.key, signer);
+      const body = sealDisable({ requestId, keyVersion: current.version, issuedAt: now, expiresAt, traceId: newTraceId() }, tenantId, current.key, signer);
       const reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt, keyVersion: current.version }, { timeoutMs: this.s.policy.replyTimeoutMs });
       return reply.outcome === "succeeded";
     } catch (e) {
@@ -127,7 +128,7 @@ export class KeyLifecycle {
     // The reply is sealed under a package key the agent holds; holding none, it cannot answer and its next heartbeat tells.
     const held = (await this.s.keyRing.currentKey(tenantId))?.version;
     const keyVersion = held !== undefined && heartbeat.keyVersions.includes(held) ? held : 0;
-    const body = sealSigningKeyUpdate({ requestId, keyVersion, issuedAt: now, expiresAt, traceId: randomUUID(), chain }, tenantId, signer);
+    const body = sealSigningKeyUpdate({ requestId, keyVersion, issuedAt: now, expiresAt, traceId: newTraceId(), chain }, tenantId, signer);
     const reply = await this.s.relay.request({ tenantId, requestId, body, expiresAt, ...(keyVersion === 0 ? {} : { keyVersion }) }, { timeoutMs: keyVersion === 0 ? Math.min(this.s.policy.replyTimeoutMs, 2000) : this.s.policy.replyTimeoutMs }).catch((e: unknown) => {
       if (keyVersion === 0 && toAppError(e).code === "AGENT_TIMEOUT") return undefined;
       throw e;

@@ -13,6 +13,7 @@ import type { PasswordPolicySummary } from "../domain/password-policy.js";
 import { publicKeyFromPem } from "../protocol/public-key-cache.js";
 import type { Initiator, PasswordOperation } from "../domain/operations.js";
 import { MAX_MESSAGE_BYTES, sealedRequestBytes, sealRequest, type PasswordReply, type UserPasswordPolicy } from "../protocol/envelope.js";
+import { newTraceId, type TraceContext } from "../protocol/trace-context.js";
 import type { WritebackServices } from "./services.js";
 import { checkBannedPassword } from "./banned-password-check.js";
 import type { BannedPasswordMode } from "../domain/banned-passwords/custom-terms.js";
@@ -53,6 +54,8 @@ export interface UnlockRequest {
 
 interface OperationInput {
   requestId?: string | undefined;
+  /** The HTTP call's trace context: the relay message carries it to the agent's logs. */
+  trace?: TraceContext | undefined;
   operation: PasswordOperation;
   user: UserRef;
   initiator: Initiator;
@@ -228,9 +231,10 @@ export class PasswordOperations {
     }
   }
 
-  reset(tenantId: string, body: ResetRequest): Promise<OperationResult> {
+  reset(tenantId: string, body: ResetRequest, trace?: TraceContext): Promise<OperationResult> {
     return this.run(tenantId, {
       requestId: body.requestId,
+      trace,
       operation: "reset",
       user: body.user,
       initiator: body.initiator,
@@ -239,9 +243,10 @@ export class PasswordOperations {
     });
   }
 
-  change(tenantId: string, body: ChangeRequest): Promise<OperationResult> {
+  change(tenantId: string, body: ChangeRequest, trace?: TraceContext): Promise<OperationResult> {
     return this.run(tenantId, {
       requestId: body.requestId,
+      trace,
       operation: "change",
       user: body.user,
       initiator: body.initiator,
@@ -251,9 +256,10 @@ export class PasswordOperations {
     });
   }
 
-  unlock(tenantId: string, body: UnlockRequest): Promise<OperationResult> {
+  unlock(tenantId: string, body: UnlockRequest, trace?: TraceContext): Promise<OperationResult> {
     return this.run(tenantId, {
       requestId: body.requestId,
+      trace,
       operation: "unlock",
       user: body.user,
       initiator: body.initiator,
@@ -296,7 +302,8 @@ export class PasswordOperations {
       reason = error.reason;
       throw error;
     } finally {
-      // An idempotent replay is not a new operation: it is not audited again.
+      // An idempotent replay is not a new operation: it is not audited (or counted) again.
+      if (!attempt.replayed) this.s.telemetry?.operationCompleted(input.operation, outcome, this.s.clock.now().getTime() - started.getTime());
       if (!attempt.replayed && !attempt.audited) await this.auditRow(tenantId, requestId, input, outcome, reason, started, attempt);
     }
   }
@@ -393,7 +400,9 @@ export class PasswordOperations {
         agentPublicKey: publicKeyFromPem(publicKeyPem),
         issuedAt: started,
         expiresAt,
-        traceId: randomUUID(),
+        traceId: input.trace?.traceId ?? newTraceId(),
+        parentSpanId: input.trace?.spanId,
+        traceFlags: input.trace?.flags,
         cloudAnchor: input.user.cloudAnchor,
         ...(sendSourceAnchor && input.user.onPremisesImmutableId !== undefined ? { sourceAnchor: Buffer.from(input.user.onPremisesImmutableId, "base64") } : {}),
         initiator: input.initiator,

@@ -6,6 +6,7 @@ import type { OperationLedger } from "../ports/operation-ledger.port.js";
 import type { OperationStore } from "../ports/operation-store.port.js";
 import type { RateLimiter } from "../ports/rate-limiter.port.js";
 import type { RelayClient } from "../ports/relay-client.port.js";
+import type { Telemetry } from "../ports/telemetry.port.js";
 import type { TenantKeyRing } from "../ports/tenant-key-ring.port.js";
 import type { TenantSettingsStore } from "../ports/tenant-settings-store.port.js";
 import type { TokenVerifier } from "../ports/token-verifier.port.js";
@@ -33,4 +34,6 @@ export interface WritebackServices {
   logger: Logger;
   verifyToken: TokenVerifier;
   policy: WritebackPolicy;
+  /** Traces and metrics; none when unset (tests, the local stack without a collector). */
+  telemetry?: Telemetry | undefined;
 }

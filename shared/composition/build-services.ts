@@ -16,6 +16,7 @@ import { CachedTenantKeyRing } from "../keys/cached-tenant-key-ring.js";
 import { systemClock } from "../ports/clock.port.js";
 import type { KeyVersionAllocator } from "../ports/key-version-allocator.port.js";
 import type { Logger } from "../ports/logger.port.js";
+import type { Telemetry } from "../ports/telemetry.port.js";
 import type { PasswordReply } from "../protocol/envelope.js";
 
 export interface BuiltServices {
@@ -31,7 +32,12 @@ export interface BuiltServices {
  * storage endpoint, the Service Bus namespace and the vault. `stores` replaces Table storage
  * (the local stack's in-memory mode).
  */
-export async function buildServices(config: AppConfig, logger: Logger, credential?: TokenCredential, options: { stores?: (Pick<WritebackServices, "settings" | "heartbeats" | "operations" | "rateLimiter" | "ledger" | "audit"> & { keyVersions: KeyVersionAllocator }) | undefined } = {}): Promise<BuiltServices> {
+export async function buildServices(
+  config: AppConfig,
+  logger: Logger,
+  credential?: TokenCredential,
+  options: { stores?: (Pick<WritebackServices, "settings" | "heartbeats" | "operations" | "rateLimiter" | "ledger" | "audit"> & { keyVersions: KeyVersionAllocator }) | undefined; telemetry?: Telemetry | undefined } = {},
+): Promise<BuiltServices> {
   const identity = credential ?? appCredential();
   const { keyVersions, ...stores } = options.stores ?? createTableStores(
     config.TABLES_CONNECTION_STRING !== undefined ? { connectionString: config.TABLES_CONNECTION_STRING } : { endpoint: config.TABLES_ENDPOINT ?? "", credential: identity },
@@ -76,6 +82,7 @@ export async function buildServices(config: AppConfig, logger: Logger, credentia
     clock: systemClock,
     logger,
     verifyToken,
+    telemetry: options.telemetry,
     policy: {
       heartbeatWindowSeconds: config.AGENT_HEARTBEAT_WINDOW_SECONDS,
       replyTimeoutMs: config.RELAY_REPLY_TIMEOUT_MS,
@@ -92,4 +99,23 @@ export async function buildServices(config: AppConfig, logger: Logger, credentia
       await client.close();
     },
   };
+}
+
+/**
+ * Azure Monitor (traces and metrics over OpenTelemetry) when APPLICATIONINSIGHTS_CONNECTION_STRING
+ * is set, signed in with the app's identity; otherwise none. Registered before any service is
+ * built, so the meters below are the SDK's.
+ */
+export async function startTelemetry(config: AppConfig, logger: Logger, credential?: TokenCredential): Promise<Telemetry | undefined> {
+  const connectionString = config.APPLICATIONINSIGHTS_CONNECTION_STRING;
+  if (connectionString === undefined) return undefined;
+  try {
+    const [{ startAzureMonitor }, { openTelemetry }] = await Promise.all([import("../adapters/telemetry/azure-monitor.js"), import("../adapters/telemetry/otel-telemetry.js")]);
+    await startAzureMonitor(connectionString, credential ?? appCredential());
+    return openTelemetry({ heartbeatWindowSeconds: config.AGENT_HEARTBEAT_WINDOW_SECONDS });
+  } catch (e) {
+    // Telemetry must not take the API down: requests are served without it.
+    logger.error("telemetry not started", { cause: e instanceof Error ? e.name : "unknown" });
+    return undefined;
+  }
 }

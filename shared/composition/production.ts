@@ -14,8 +14,10 @@ const loadWiring = () => import("./build-services.js");
  */
 configureDefaultServices(async () => {
   const logger = jsonLogger();
-  const { buildServices } = await loadWiring();
-  const built = await buildServices(loadConfig(process.env), logger);
+  const config = loadConfig(process.env);
+  const { buildServices, startTelemetry } = await loadWiring();
+  const telemetry = await startTelemetry(config, logger);
+  const built = await buildServices(config, logger, undefined, { telemetry });
   // Opening the reply session early spares the first caller the wait.
   built.relay.start().catch(() => logger.warn("reply receiver not started yet; the first request retries"));
   return built.services;

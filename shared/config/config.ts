@@ -36,6 +36,8 @@ export const configSchema = z
     AUTH_PUBLIC_KEY_PEM: optionalString,
     // Tokens living longer than this (exp − iat) are refused; Entra access tokens live 60–90 minutes.
     AUTH_MAX_TOKEN_LIFETIME_SECONDS: positiveInt(86_400),
+    // Traces and metrics go to Application Insights only when this is set (with the app's identity).
+    APPLICATIONINSIGHTS_CONNECTION_STRING: optionalString,
     // Behaviour.
     AGENT_HEARTBEAT_WINDOW_SECONDS: positiveInt(660),
     RELAY_REPLY_TIMEOUT_MS: positiveInt(30_000),

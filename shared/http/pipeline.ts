@@ -5,6 +5,9 @@ import { isUuid } from "../protocol/ids.js";
 import { authorize, type Principal, type Role } from "./auth.js";
 import { errorResult, type HttpResult } from "./responses.js";
 import { negotiateLanguage } from "./accept-language.js";
+import { invocationLogger } from "./invocation-logger.js";
+import { noTelemetry } from "../ports/telemetry.port.js";
+import { newTraceContext, parseTraceparent, type TraceContext } from "../protocol/trace-context.js";
 
 /** The parts of the Functions library's HttpRequest the pipeline reads (so the core needs no SDK import). */
 export interface HttpRequestLike {
@@ -15,12 +18,24 @@ export interface HttpRequestLike {
   text(): Promise<string>;
 }
 
+/**
+ * The parts of the Functions library's InvocationContext the pipeline uses. Under the host,
+ * traceContext is the invocation's W3C context and info/warn/error are its logger (severity
+ * and the invocation's operation id reach Application Insights); tests may pass only an id.
+ */
 export interface InvocationLike {
   invocationId: string;
+  traceContext?: { traceParent?: string | null | undefined } | undefined;
+  info?(...args: unknown[]): void;
+  warn?(...args: unknown[]): void;
+  error?(...args: unknown[]): void;
 }
 
 export interface RouteContext<TBody> {
+  /** The app's services, with a logger bound to this invocation. */
   services: WritebackServices;
+  /** The trace context of this call's span: relay messages carry it to the agent. */
+  trace: TraceContext;
   tenantId: string;
   principal: Principal | undefined;
   body: TBody;
@@ -28,6 +43,8 @@ export interface RouteContext<TBody> {
 }
 
 export interface RouteSpec<TBody> {
+  /** The function's name: the span's name. */
+  name?: string;
   /** undefined: no authentication (health). */
   role: Role | undefined;
   body?: ZodType<TBody, ZodTypeDef, unknown>;
@@ -89,11 +106,36 @@ function requestIdOf(body: unknown, fallback: string): string {
  * error shape with a stable code. Logs carry ids and codes only.
  */
 export function route<TBody = undefined>(spec: RouteSpec<TBody>, services: ServicesProvider): HttpHandler {
+  const spanName = spec.name ?? "http";
   return async (request, context) => {
-    let correlation = context.invocationId;
-    let s: WritebackServices | undefined;
+    const trace = invocationTrace(request, context);
+    let s: WritebackServices;
     try {
       s = await services();
+    } catch (e) {
+      const error = toAppError(e);
+      console.error(JSON.stringify({ level: "error", message: "services unavailable", code: error.code, status: error.status, correlation: context.invocationId, traceId: trace.traceId, cause: describeCause(error.cause) }));
+      return errorResult(error, context.invocationId, negotiateLanguage(request.headers.get("accept-language")));
+    }
+    const logger = invocationLogger(context, s.logger, { traceId: trace.traceId, invocationId: context.invocationId });
+    const scoped: WritebackServices = { ...s, logger: logger.logger };
+    try {
+      return await (s.telemetry ?? noTelemetry).inSpan(spanName, trace, { "faas.invocation_id": context.invocationId }, async (span) => {
+        const result = await handle(spec, request, context, scoped, span.trace);
+        span.setAttributes({ "http.response.status_code": result.status });
+        const code = errorCodeOf(result);
+        if (code !== undefined) span.fail(code);
+        return result;
+      });
+    } finally {
+      logger.finish();
+    }
+  };
+}
+
+async function handle<TBody>(spec: RouteSpec<TBody>, request: HttpRequestLike, context: InvocationLike, s: WritebackServices, trace: TraceContext): Promise<HttpResult> {
+    let correlation = context.invocationId;
+    try {
       const rawTenant = request.params.tenantId;
       let tenantId = "";
       if (rawTenant !== undefined) {
@@ -111,16 +153,28 @@ export function route<TBody = undefined>(spec: RouteSpec<TBody>, services: Servi
         correlation = requestIdOf(raw, correlation);
         body = parseBody(spec.body, raw);
       }
-      return await spec.run({ services: s, tenantId, principal, body, params: request.params });
+      return await spec.run({ services: s, trace, tenantId, principal, body, params: request.params });
     } catch (e) {
       const error = toAppError(e);
       const fields = { code: error.code, status: error.status, correlation, cause: error.code === "INTERNAL_ERROR" ? describeCause(error.cause) : undefined };
-      if (error.status >= 500) s?.logger.error("request failed", fields);
-      else s?.logger.info("request refused", fields);
-      if (s === undefined) console.error(JSON.stringify({ level: "error", message: "services unavailable", ...fields }));
+      if (error.status >= 500) s.logger.error("request failed", fields);
+      else s.logger.info("request refused", fields);
       return errorResult(error, correlation, negotiateLanguage(request.headers.get("accept-language")));
     }
-  };
+}
+
+/**
+ * The parent of this call's span: the host's invocation context (which continues the caller's
+ * traceparent), else the request's own traceparent header, else a new trace.
+ */
+function invocationTrace(request: HttpRequestLike, context: InvocationLike): TraceContext {
+  return parseTraceparent(context.traceContext?.traceParent) ?? parseTraceparent(request.headers.get("traceparent")) ?? newTraceContext();
+}
+
+function errorCodeOf(result: HttpResult): string | undefined {
+  if (result.status < 400) return undefined;
+  const body = result.jsonBody as { error?: { code?: unknown } } | undefined;
+  return typeof body?.error?.code === "string" ? body.error.code : String(result.status);
 }
 
 /** The error's class and code for logs: never its message, which could quote input. */

@@ -4,6 +4,7 @@ import type { PasswordPolicySummary } from "../domain/password-policy.js";
 import { BinaryReader, BinaryWriter, TruncatedError } from "./binary.js";
 import { CONTROL_TRAILER_BYTES, SIGNATURE_BYTES, SIGNING_KEY_ID_BYTES, SIGNING_PUBLIC_KEY_BYTES, signControlMessage, type ControlSigner, type EndorsedSigningKey } from "./control-signature.js";
 import { bytesToUuid, uuidToBytes } from "./ids.js";
+import { bytesToTraceId, decodeTraceExtension, encodeTraceExtension, TRACE_EXTENSION_BYTES, traceIdToBytes } from "./trace-context.js";
 import {
   aesGcmOpen,
   aesGcmSeal,
@@ -195,7 +196,11 @@ export interface PasswordRequest {
   keyVersion: number;
   issuedAt: Date;
   expiresAt: Date;
+  /** W3C trace id (32 hex digits) of the HTTP call; the 8-4-4-4-12 form is accepted when sealing. */
   traceId: string;
+  /** The sending span (W3C parent-id, 16 hex digits) and trace flags, when known. */
+  parentSpanId?: string | undefined;
+  traceFlags?: number | undefined;
   cloudAnchor: string;
   /**
    * The cloud user's onPremisesImmutableId decoded: the 16 bytes of ms-DS-ConsistencyGuid (or
@@ -256,7 +261,7 @@ export function sealRequest(input: SealRequestInput): Buffer {
   }
   const writer = new BinaryWriter()
     .time(input.issuedAt)
-    .raw(uuidToBytes(input.traceId))
+    .raw(traceIdToBytes(input.traceId))
     .u8(flagsByte(input.flags, input.sourceAnchor !== undefined))
     .u8(INITIATOR_KINDS.indexOf(input.initiator.kind))
     .u8(CHANNELS.indexOf(input.initiator.channel))
@@ -264,7 +269,15 @@ export function sealRequest(input: SealRequestInput): Buffer {
   if (input.sourceAnchor !== undefined) writer.raw(input.sourceAnchor);
   const payload = writer.bytes16(secrets).toBuffer();
   return seal(
-    { kind: "request", operation: input.operation, keyVersion: input.keyVersion, requestId: input.requestId, expiresAt: input.expiresAt, iv },
+    {
+      kind: "request",
+      operation: input.operation,
+      keyVersion: input.keyVersion,
+      requestId: input.requestId,
+      expiresAt: input.expiresAt,
+      iv,
+      ...(input.parentSpanId === undefined || !roomForSpan(payload) ? {} : { extension: encodeTraceExtension(input.parentSpanId, input.traceFlags ?? 1) }),
+    },
     input.tenantId,
     input.packageKey,
     payload,
@@ -283,6 +296,22 @@ export function sealedRequestBytes(anchorBytes: number, newPasswordBytes: number
   return fixed + anchorBytes + (passwords ? 276 + (newPasswordBytes ?? 0) + (currentPasswordBytes ?? 0) : 0);
 }
 
+// magic 2, version, kind, operation, keyVersion 4, requestId 16, expiresAt 6, extension length 2, iv 12; tag 16.
+const FIXED_REQUEST_BYTES = 2 + 1 + 1 + 1 + 4 + 16 + 6 + 2 + GCM_IV_BYTES + 16;
+
+/**
+ * The trace id always travels (in the payload); the sending span only when the message has
+ * room for it: a change with both passwords at the byte limit leaves 3 bytes, not 10.
+ */
+function roomForSpan(payload: Buffer): boolean {
+  return FIXED_REQUEST_BYTES + TRACE_EXTENSION_BYTES + payload.length <= MAX_MESSAGE_BYTES;
+}
+
+function spanOf(extension: Buffer): { parentSpanId?: string; traceFlags?: number } {
+  const span = decodeTraceExtension(extension);
+  return span === undefined ? {} : { parentSpanId: span.spanId, traceFlags: span.flags };
+}
+
 export interface OpenRequestOptions {
   tenantId: string;
   keyFor: PackageKeyLookup;
@@ -298,7 +327,7 @@ export function openRequest(message: Uint8Array, options: OpenRequestOptions): O
   try {
     const r = new BinaryReader(payload);
     const issuedAt = r.time();
-    const traceId = bytesToUuid(r.raw(16));
+    const traceId = bytesToTraceId(r.raw(16));
     const flags = r.u8();
     const kind = INITIATOR_KINDS[r.u8()];
     const channel = CHANNELS[r.u8()];
@@ -317,6 +346,7 @@ export function openRequest(message: Uint8Array, options: OpenRequestOptions): O
       traceId,
       cloudAnchor,
       ...(sourceAnchor === undefined ? {} : { sourceAnchor }),
+      ...spanOf(header.extension),
       initiator: { kind, channel },
       flags: { unlockAccount: (flags & 1) !== 0, forceChangeAtNextLogon: (flags & 2) !== 0, expired: (flags & 4) !== 0 },
     };
@@ -467,7 +497,7 @@ export interface KeyDelivery {
 export function sealKeyDelivery(delivery: KeyDelivery, tenantId: string, newKey: Uint8Array, agentPublicKey: KeyLike, signer: ControlSigner): Buffer {
   const payload = new BinaryWriter()
     .time(delivery.issuedAt)
-    .raw(uuidToBytes(delivery.traceId))
+    .raw(traceIdToBytes(delivery.traceId))
     .u8(PURPOSES.indexOf(delivery.purpose))
     .u32(delivery.previousKeyVersion)
     .time(delivery.previousValidUntil)
@@ -499,7 +529,7 @@ export function openKeyDelivery(message: Uint8Array, tenantId: string, agentPriv
     const { payload } = open(message, tenantId, (v) => (v === header.keyVersion ? key : undefined));
     const r = new BinaryReader(payload);
     const issuedAt = r.time();
-    const traceId = bytesToUuid(r.raw(16));
+    const traceId = bytesToTraceId(r.raw(16));
     const purpose = PURPOSES[r.u8()];
     if (purpose === undefined) throw new MalformedEnvelopeError("unknown purpose");
     const previousKeyVersion = r.u32();
@@ -526,7 +556,7 @@ export interface DisableNotice {
 
 /** Tells the agent to discard its keys; sealed under the current key and signed by the backend. */
 export function sealDisable(notice: DisableNotice, tenantId: string, packageKey: Uint8Array, signer: ControlSigner): Buffer {
-  const payload = new BinaryWriter().time(notice.issuedAt).raw(uuidToBytes(notice.traceId)).toBuffer();
+  const payload = new BinaryWriter().time(notice.issuedAt).raw(traceIdToBytes(notice.traceId)).toBuffer();
   const unsigned = seal(
     { kind: "control", operation: "disable", keyVersion: notice.keyVersion, requestId: notice.requestId, expiresAt: notice.expiresAt, iv: randomIv() },
     tenantId,
@@ -542,7 +572,7 @@ export function openDisable(message: Uint8Array, tenantId: string, keyFor: Packa
   try {
     const r = new BinaryReader(payload);
     const issuedAt = r.time();
-    const traceId = bytesToUuid(r.raw(16));
+    const traceId = bytesToTraceId(r.raw(16));
     r.expectEnd();
     return { requestId: header.requestId, keyVersion: header.keyVersion, issuedAt, expiresAt: header.expiresAt, traceId };
   } catch (e) {
@@ -578,7 +608,7 @@ export function sealSigningKeyUpdate(update: SigningKeyUpdate, tenantId: string,
   const chain = new BinaryWriter().u8(update.chain.length);
   for (const step of update.chain) chain.raw(step.publicKeyRaw).raw(step.endorsement);
   const header = encodeHeader({ kind: "control", operation: "updateSigningKey", keyVersion: update.keyVersion, requestId: update.requestId, expiresAt: update.expiresAt, extension: chain.toBuffer(), iv: ZERO_IV });
-  const body = new BinaryWriter().time(update.issuedAt).raw(uuidToBytes(update.traceId)).toBuffer();
+  const body = new BinaryWriter().time(update.issuedAt).raw(traceIdToBytes(update.traceId)).toBuffer();
   return signed(Buffer.concat([header, body]), tenantId, signer);
 }
 
@@ -598,7 +628,7 @@ export function openSigningKeyUpdate(message: Uint8Array): SigningKeyUpdate {
     r.expectEnd();
     const b = new BinaryReader(sealed);
     const issuedAt = b.time();
-    const traceId = bytesToUuid(b.raw(16));
+    const traceId = bytesToTraceId(b.raw(16));
     b.expectEnd();
     return { requestId: header.requestId, keyVersion: header.keyVersion, issuedAt, expiresAt: header.expiresAt, traceId, chain };
   } catch (e) {

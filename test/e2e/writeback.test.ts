@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, test } from "vitest";
 import { DEMO_INITIAL_PASSWORD, DEMO_TENANT_ID, type DemoUser, demoUser, userRef } from "../../dev/demo-tenant.js";
 import type { LocalStackHandle } from "../../dev/local-stack-handle.js";
@@ -64,6 +64,56 @@ describe("end to end through the HTTP API", () => {
       assert.equal(r.body.operation, "reset");
       await assertPassword(u, pw);
     }
+  });
+
+  test("a reset's W3C trace id is in the function's log lines and the agent's", async () => {
+    const traceId = randomBytes(16).toString("hex");
+    const callerSpan = randomBytes(8).toString("hex");
+    const u = user("alice");
+    const pw = `Trace-${randomUUID().slice(0, 8)}-Aa1!`;
+    const requestId = randomUUID();
+    const res = await fetch(`${stack.apiBase}/v1/tenants/${DEMO_TENANT_ID}/password-resets`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${stack.operateToken}`, "Content-Type": "application/json", traceparent: `00-${traceId}-${callerSpan}-01` },
+      body: JSON.stringify({ requestId, user: asRef(u), newPassword: pw, initiator: ssprUser }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    // The agent logs "request handled" with the HTTP call's trace id and the invocation's span as parent.
+    let agentLine: { traceId?: string; parentSpanId?: string; requestId?: string } | undefined;
+    for (let i = 0; i < 50 && agentLine === undefined; i++) {
+      agentLine = stack.agent
+        .output()
+        .split("\n")
+        .filter((l) => l.includes(requestId))
+        .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { traceId?: string; parentSpanId?: string; requestId?: string; message?: string })
+        .find((l) => l.message === "request handled");
+      if (agentLine === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(agentLine?.traceId, traceId);
+    assert.match(agentLine?.parentSpanId ?? "", /^[0-9a-f]{16}$/);
+    assert.notEqual(agentLine?.parentSpanId, callerSpan, "the parent is the function's invocation span, a child of the caller's");
+    // The function app's log: the runner's request line and the app's own lines carry the same trace.
+    const functionLog = stack.functionLogs();
+    assert.match(functionLog, new RegExp(`POST /api/v1/tenants/${DEMO_TENANT_ID}/password-resets -> 200 .*traceparent 00-${traceId}-${agentLine?.parentSpanId ?? "x"}-01`));
+    // A refused call logs through the pipeline with its trace id too.
+    const refusedTrace = randomBytes(16).toString("hex");
+    const refused = await fetch(`${stack.apiBase}/v1/tenants/${DEMO_TENANT_ID}/password-resets`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${stack.operateToken}`, "Content-Type": "application/json", traceparent: `00-${refusedTrace}-${callerSpan}-01` },
+      body: JSON.stringify({ requestId: randomUUID(), user: asRef(user("dave")), newPassword: "Whatever-123!", initiator: ssprUser }),
+    });
+    assert.equal(refused.status, 422);
+    const refusedLine = stack
+      .functionLogs()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { message?: string; traceId?: string; code?: string })
+      .find((l) => l.traceId === refusedTrace);
+    assert.equal(refusedLine?.message, "request refused");
+    assert.equal(refusedLine?.code, "NOT_APPLICABLE_CLOUD_ONLY");
+    // And the password is in neither log.
+    assert.ok(!functionLog.includes(pw) && !stack.agent.output().includes(pw));
+    await assertPassword(u, pw);
   });
 
   test("cloud-only users are not written back", async () => {

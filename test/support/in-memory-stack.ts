@@ -119,7 +119,9 @@ export async function startInMemoryStack(options: { rateLimitMax?: number; heart
         body = { string: init.rawBody ?? JSON.stringify(init.body) };
       }
       const request = new HttpRequest({ method: init.method, url: `http://127.0.0.1:7071/api${init.path}`, headers, params: { tenantId, ...init.params }, ...(body === undefined ? {} : { body }) });
-      const result = await handler(request, new InvocationContext({ functionName: "test", invocationId: randomUUID() }));
+      // The invocation's logger, as under the host: its lines are this stack's log lines too.
+      const logHandler = (level: string, ...args: unknown[]) => logs.push(`${level} ${args.map(String).join(" ")}`);
+      const result = await handler(request, new InvocationContext({ functionName: "test", invocationId: randomUUID(), logHandler }));
       return { status: result.status, body: (result.jsonBody ?? {}) as never, headers: result.headers ?? {} };
     },
   };

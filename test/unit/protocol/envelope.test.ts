@@ -17,6 +17,7 @@ import {
   type PasswordRequest,
 } from "../../../shared/protocol/envelope.js";
 import { DecryptionError } from "../../../shared/protocol/primitives.js";
+import { newSpanId, newTraceId, TRACE_EXTENSION_BYTES } from "../../../shared/protocol/trace-context.js";
 import { MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_BYTES_WITH_SOURCE_ANCHOR, MAX_PASSWORD_CHARS } from "../../../shared/http/request-schemas.js";
 import { testSigningKey } from "../../support/backend-signer.js";
 
@@ -34,7 +35,10 @@ function request(overrides: Partial<PasswordRequest> = {}): PasswordRequest {
     keyVersion: 3,
     issuedAt: now,
     expiresAt: new Date(now.getTime() + 120_000),
-    traceId: randomUUID(),
+    // The HTTP call's W3C trace context: every size and tamper test below includes it.
+    traceId: newTraceId(),
+    parentSpanId: newSpanId(),
+    traceFlags: 1,
     cloudAnchor: "User_" + randomUUID(),
     initiator: { kind: "user", channel: "ssprPortal" },
     flags: { unlockAccount: false, forceChangeAtNextLogon: true, expired: false },
@@ -52,6 +56,21 @@ describe("request envelope", () => {
     assert.equal(opened.requestId, r.requestId);
     assert.deepEqual(opened.flags, r.flags);
     assert.equal(opened.cloudAnchor, r.cloudAnchor);
+  });
+
+  test("the W3C trace context (trace id, sending span, flags) travels authenticated with the request", () => {
+    const r = request({ traceFlags: 0 });
+    const opened = open(sealRequest({ ...r, packageKey, agentPublicKey: publicKey, newPassword: Buffer.from("x") }));
+    assert.equal(opened.traceId, r.traceId);
+    assert.match(opened.traceId, /^[0-9a-f]{32}$/);
+    assert.equal(opened.parentSpanId, r.parentSpanId);
+    assert.equal(opened.traceFlags, 0);
+    // Without a sending span (and with a trace id in the older UUID form) the header carries no extension.
+    const legacyId = randomUUID();
+    const plain = open(sealRequest({ ...request({ traceId: legacyId, parentSpanId: undefined }), packageKey, agentPublicKey: publicKey }));
+    assert.equal(plain.traceId, legacyId.replace(/-/g, ""));
+    assert.equal(plain.parentSpanId, undefined);
+    assert.throws(() => sealRequest({ ...request({ traceId: "not-a-trace" }), packageKey, agentPublicKey: publicKey }), RangeError);
   });
 
   test("the caller's password buffers are untouched by sealing and zeroable after", () => {
@@ -102,6 +121,13 @@ describe("request envelope", () => {
       packageKey,
     );
     for (const m of [reset, change, unlock, reply]) assert.ok(m.length <= MAX_MESSAGE_BYTES, `${m.length} bytes`);
+    // The trace id always travels; the sending span is left out only when it would not fit.
+    for (const m of [reset, change, unlock]) {
+      const opened = open(m);
+      assert.equal(opened.traceId.length, 32);
+      if (opened.parentSpanId === undefined) assert.ok(m.length + TRACE_EXTENSION_BYTES > MAX_MESSAGE_BYTES, `span left out of a ${m.length}-byte message`);
+    }
+    assert.match(open(unlock).parentSpanId ?? "", /^[0-9a-f]{16}$/);
     assert.ok(change.length > 900, "the change case is the large one");
   });
 
