@@ -33,7 +33,7 @@ const IMMUTABLE_ID = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
 
-const password = z
+export const passwordSchema = z
   .string()
   .min(1)
   .max(MAX_PASSWORD_CHARS)
@@ -76,7 +76,7 @@ export const resetBodySchema = z
   .object({
     requestId,
     user: userSchema,
-    newPassword: password,
+    newPassword: passwordSchema,
     initiator: initiatorSchema,
     unlockAccount: z.boolean().optional().default(false),
     forceChangeAtNextLogon: z.boolean().optional().default(false),
@@ -88,8 +88,8 @@ export const changeBodySchema = z
   .object({
     requestId,
     user: userSchema,
-    currentPassword: password,
-    newPassword: password,
+    currentPassword: passwordSchema,
+    newPassword: passwordSchema,
     reason: z.enum(["voluntary", "expired"]),
     initiator: initiatorSchema,
   })
