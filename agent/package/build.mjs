@@ -3,9 +3,10 @@
 // only the runtime packages the compiled files import (never a devDependency), and whose bin is
 // `writeback-agent`. `npm run build:agent [-- --out <dir>]`, then `npm pack` in that folder.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runtimeDependencies } from "../../dev/package/runtime-dependencies.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const outFlag = process.argv.indexOf("--out");
@@ -19,32 +20,12 @@ const rootPackage = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
 const version = /PRODUCT_VERSION = "([^"]+)"/.exec(readFileSync(join(root, "shared", "version.ts"), "utf8"))?.[1];
 if (version === undefined) throw new Error("shared/version.ts has no PRODUCT_VERSION");
 
-/** Bare specifiers imported by the compiled files ("ldapts", "@azure/service-bus", …). */
-function importedPackages(dir, found = new Set()) {
-  for (const entry of readdirSync(dir)) {
-    const full = join(dir, entry);
-    if (statSync(full).isDirectory()) importedPackages(full, found);
-    else if (entry.endsWith(".js")) {
-      const text = readFileSync(full, "utf8");
-      for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)["']([^"'./][^"']*)["']/g)) {
-        const spec = m[1];
-        if (spec.startsWith("node:")) continue;
-        const parts = spec.split("/");
-        found.add(spec.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]);
-      }
-    }
-  }
-  return found;
-}
-
-const dependencies = {};
-for (const name of [...importedPackages(out)].sort()) {
-  const range = rootPackage.dependencies?.[name];
-  if (range === undefined) {
-    console.error(`the agent imports ${name}, which is not a runtime dependency of the project${rootPackage.devDependencies?.[name] ? " (it is a devDependency)" : ""}`);
-    process.exit(1);
-  }
-  dependencies[name] = range;
+let dependencies;
+try {
+  dependencies = runtimeDependencies(out, rootPackage, "the agent");
+} catch (e) {
+  console.error(e.message);
+  process.exit(1);
 }
 // Pinned transitive versions the root relies on (UseDevelopmentEmulator needs this core-amqp).
 const overrides = Object.fromEntries(Object.entries(rootPackage.overrides ?? {}).filter(([k]) => k in dependencies || k === "@azure/core-amqp"));

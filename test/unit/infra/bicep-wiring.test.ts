@@ -123,6 +123,13 @@ describe("infra Bicep wiring", () => {
     assert.ok(existsSync(join(project, "host.json")) && existsSync(join(project, "package.json")), "the service folder must hold host.json and package.json");
     assert.equal(value("host"), "function");
     assert.equal(value("language"), "ts");
+    // azd deploys the production-only package that build:deploy writes, built remotely.
+    assert.equal(value("dist"), ".deploy/api");
+    assert.equal(value("remoteBuild"), "true");
+    assert.match(yaml, /prepackage:\s*\n\s+shell: sh\s*\n\s+run: npm run build:deploy/);
+    const scripts = (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+    assert.match(scripts["build:deploy"] ?? "", /build-api-package\.mjs/);
+    assert.match(readFileSync(join(repoRoot, "dev", "package", "build-api-package.mjs"), "utf8"), /join\(root, "\.deploy", "api"\)/);
     // azd deploys to the resource tagged azd-service-name: <service name>.
     const service = /^services:\s*\n\s+(\w[\w-]*):/m.exec(yaml)?.[1];
     assert.ok(service !== undefined);
