@@ -12,4 +12,4 @@ if (existsSync(compiled)) {
   register();
   mod = await import(new URL("./writeback-cli.ts", import.meta.url).href);
 }
-process.exitCode = await mod.main(process.argv.slice(2), process.env, (line) => console.log(line));
+process.exitCode = await mod.main(process.argv.slice(2), process.env, { out: (line) => console.log(line), err: (line) => console.error(line) });

@@ -112,7 +112,9 @@ describe("Key Vault down", () => {
         ...(body === undefined ? {} : { body: { string: JSON.stringify(body) } }),
       });
       const started = Date.now();
-      const r = await handler(request, new InvocationContext({ functionName: "faults", invocationId: randomUUID() }));
+      // The invocation's logger writes to the same log lines the assertions below scan.
+      const logHandler = (level: string, ...args: unknown[]) => logs.push(`${level} ${args.map(String).join(" ")}`);
+      const r = await handler(request, new InvocationContext({ functionName: "faults", invocationId: randomUUID(), logHandler }));
       return { status: r.status ?? 200, body: r.jsonBody as { error?: { code: string; message: string } }, ms: Date.now() - started };
     };
     const alice = user("alice");

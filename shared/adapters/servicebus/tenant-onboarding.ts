@@ -59,6 +59,14 @@ export async function onboardTenant(
   return { queue, ruleName, created, agentConnectionString: `Endpoint=sb://${fullyQualifiedNamespace}/;SharedAccessKeyName=${ruleName};SharedAccessKey=${key}` };
 }
 
+/** Whether the tenant's queue already carries its agent's SAS rule (onboarding again would replace the key). */
+export async function agentRuleExists(admin: ServiceBusAdministrationClient, tenantId: string): Promise<boolean> {
+  const queue = tenantQueueName(tenantId);
+  if (!(await admin.queueExists(queue))) return false;
+  const ruleName = `agent-${tenantId.toLowerCase()}`;
+  return ((await admin.getQueue(queue)).authorizationRules ?? []).some((r) => r.keyName === ruleName);
+}
+
 export function createAdministrationClient(connection: { connectionString: string } | { fullyQualifiedNamespace: string; credential: TokenCredential }): ServiceBusAdministrationClient {
   return "connectionString" in connection
     ? new ServiceBusAdministrationClient(connection.connectionString)

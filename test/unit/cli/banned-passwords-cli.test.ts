@@ -25,7 +25,7 @@ afterAll(async () => {
 async function cli(...args: string[]): Promise<{ code: number; lines: string[] }> {
   useServices(s.services);
   const lines: string[] = [];
-  const code = await main([...args, "--tenant", s.tenantId, "--api", runner.url, "--token", s.adminToken], {}, (l) => lines.push(l));
+  const code = await main([...args, "--tenant", s.tenantId, "--api", runner.url, "--token", s.adminToken], {}, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
   return { code, lines };
 }
 
