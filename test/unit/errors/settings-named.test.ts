@@ -23,8 +23,12 @@ test("every setting an error hint names is one the config schema reads", () => {
   assert.deepEqual(unknown, []);
 });
 
-/** Names in the README that are neither settings nor codes: an LDAP control and a socket option. */
-const NOT_SETTINGS = new Set(["LDAP_SERVER_POLICY_HINTS", "TCP_NODELAY"]);
+/**
+ * Names in the README that are neither settings nor codes: an LDAP control and a socket option;
+ * an azd output; the variables @azure/identity's environment credential reads (the CLI's
+ * sign-in); the CLI's own refusal code for onboarding a tenant twice.
+ */
+const NOT_SETTINGS = new Set(["LDAP_SERVER_POLICY_HINTS", "TCP_NODELAY", "API_BASE_URL", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "ALREADY_ONBOARDED"]);
 
 /** The agent's own stable codes (its log and command errors about trusting the backend), which the README explains. */
 const agentCodes = new Set<string>(AGENT_TRUST_CODES);
