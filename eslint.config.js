@@ -6,7 +6,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "coverage/", ".local/", ".tmp/", "test-artifacts/", "bench/results/"] },
+  { ignores: ["node_modules/", "dist/", "coverage/", ".local/", ".tmp/", "test-artifacts/", "bench/results/", ".deploy/"] },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
