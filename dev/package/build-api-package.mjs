@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runtimeDependencies } from "./runtime-dependencies.mjs";
+import { runtimeDependencies } from "../../agent/package/runtime-dependencies.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const outFlag = process.argv.indexOf("--out");

@@ -8,7 +8,7 @@ import { passwordResets } from "../../../functions/password-resets.js";
 import { precheck } from "../../../functions/precheck.js";
 import { openTelemetry } from "../../../shared/adapters/telemetry/otel-telemetry.js";
 import { useServices } from "../../../shared/composition/services.js";
-import { demoUser, userRef } from "../../../dev/demo-tenant.js";
+import { demoUser, userRef } from "../../support/fixtures.js";
 import { findSecrets } from "../../support/secret-scan.js";
 import { startInMemoryStack, type InMemoryStack } from "../../support/in-memory-stack.js";
 

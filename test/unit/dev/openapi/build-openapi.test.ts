@@ -3,12 +3,12 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "vitest";
 import { fileURLToPath } from "node:url";
-import { buildOpenApiDocument, OPENAPI_FILE, OPERATION_BODIES, REQUEST_COMPONENTS, serialize } from "../../../dev/openapi/build-openapi.js";
-import { loadFunctions } from "../../../dev/functions-host/load-functions.js";
-import { ERROR_CATALOG } from "../../../shared/errors/catalog.js";
-import { MAX_CLOUD_ANCHOR_BYTES, MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_CHARS, MAX_USER_PRINCIPAL_NAME_BYTES, userSchema } from "../../../shared/http/request-schemas.js";
+import { buildOpenApiDocument, OPENAPI_FILE, OPERATION_BODIES, REQUEST_COMPONENTS, serialize } from "../../../../dev/openapi/build-openapi.js";
+import { loadFunctions } from "../../../../dev/functions-host/load-functions.js";
+import { ERROR_CATALOG } from "../../../../shared/errors/catalog.js";
+import { MAX_CLOUD_ANCHOR_BYTES, MAX_PASSWORD_BYTES_TOGETHER, MAX_PASSWORD_CHARS, MAX_USER_PRINCIPAL_NAME_BYTES, userSchema } from "../../../../shared/http/request-schemas.js";
 
-const openapi = JSON.parse(readFileSync(new URL("../../../shared/http/openapi.json", import.meta.url), "utf8")) as {
+const openapi = JSON.parse(readFileSync(new URL("../../../../shared/http/openapi.json", import.meta.url), "utf8")) as {
   paths: Record<string, Record<string, { operationId: string }>>;
   components: { schemas: { ErrorCode: { enum: string[] } } };
 };
@@ -36,7 +36,7 @@ test("the documented error codes are exactly the catalog's", () => {
 });
 
 test("the README documents every error code", () => {
-  const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+  const readme = readFileSync(new URL("../../../../README.md", import.meta.url), "utf8");
   for (const code of Object.keys(ERROR_CATALOG)) assert.ok(readme.includes(`\`${code}\``), code);
 });
 
@@ -72,7 +72,7 @@ test("the file is exactly what the zod schemas and the error catalog generate (n
   assert.equal(readFileSync(OPENAPI_FILE, "utf8"), serialize(buildOpenApiDocument()));
 });
 
-const REDOCLY = fileURLToPath(new URL("../../../node_modules/@redocly/cli/bin/cli.js", import.meta.url));
+const REDOCLY = fileURLToPath(new URL("../../../../node_modules/@redocly/cli/bin/cli.js", import.meta.url));
 
 test("request body schemas come from the pipeline's zod schemas: limits and patterns included", () => {
   const schemas = (JSON.parse(readFileSync(OPENAPI_FILE, "utf8")) as { components: { schemas: Record<string, { properties?: Record<string, { maxLength?: number; minLength?: number; pattern?: string }> }> } }).components.schemas;
@@ -129,12 +129,12 @@ test("Retry-After is declared on every 429 and 503; a templated https production
   assert.ok(production?.variables?.host?.default, "https://{host}/api with a default");
   assert.ok(doc.servers.some((s) => s.url === "http://127.0.0.1:7071/api"));
   assert.equal(doc.info.license?.name, "MIT");
-  assert.match(readFileSync(new URL("../../../LICENSE", import.meta.url), "utf8"), /^MIT License/);
+  assert.match(readFileSync(new URL("../../../../LICENSE", import.meta.url), "utf8"), /^MIT License/);
 });
 
 test("Redocly CLI lints the document clean (errors and warnings)", () => {
   // From the repository root, as `npm run lint:openapi` runs it: redocly.yaml and the ignore file apply.
-  const cwd = fileURLToPath(new URL("../../../", import.meta.url));
+  const cwd = fileURLToPath(new URL("../../../../", import.meta.url));
   const run = spawnSync(process.execPath, [REDOCLY, "lint", "shared/http/openapi.json"], { cwd, encoding: "utf8", env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true", NO_COLOR: "1" }, timeout: 120_000 });
   const out = `${run.stdout}\n${run.stderr}`;
   assert.equal(run.status, 0, out);
@@ -143,7 +143,7 @@ test("Redocly CLI lints the document clean (errors and warnings)", () => {
 });
 
 test("functions/writeback.http: one ready request per HTTP route, each body valid for its route", async () => {
-  const text = readFileSync(new URL("../../../functions/writeback.http", import.meta.url), "utf8");
+  const text = readFileSync(new URL("../../../../functions/writeback.http", import.meta.url), "utf8");
   const variables = Object.fromEntries([...text.matchAll(/^@(\w+) = (.*)$/gm)].map((m) => [m[1] as string, m[2] as string]));
   const fill = (s: string) => s.replace(/\{\{(\$?\w+)\}\}/g, (_, name: string) => (name === "$guid" || name === "requestId" ? "3f2a6c1e-8b7d-4e5f-a1b2-c3d4e5f6a7b8" : (variables[name] ?? `{{${name}}}`)));
   const requests = text.split(/^###.*$/m).slice(1).map((block) => {
