@@ -32,6 +32,7 @@ export const REQUEST_COMPONENTS: Record<string, ZodTypeAny> = {
   UnlockRequest: bodies.unlockBodySchema,
   WritebackSettings: bodies.settingsBodySchema,
   AgentRegistration: bodies.agentRegistrationBodySchema,
+  BannedTermsChange: bodies.bannedTermsChangeSchema,
 };
 
 /** The body component each operation reads. */
@@ -42,6 +43,7 @@ export const OPERATION_BODIES: Record<string, string> = {
   accountUnlocks: "UnlockRequest",
   writebackSettings: "WritebackSettings",
   agentRegistration: "AgentRegistration",
+  bannedPasswordsChange: "BannedTermsChange",
 };
 
 const DESCRIPTIONS: Record<string, Record<string, string>> = {
@@ -104,6 +106,7 @@ export const REQUEST_EXAMPLES: Record<string, Record<string, { summary: string; 
     disable: { summary: "Turn writeback off (the agent discards its keys)", value: { enabled: false, allowUnlockWithoutReset: false } },
   },
   agentRegistration: { register: { summary: "Upload the agent's public key (what `agent register` sends)", value: { publicKeyPem: EXAMPLE_PUBLIC_KEY, agentId: "agent-dc01" } } },
+  bannedPasswordsChange: { addAndRemove: { summary: "Ban the company's names; drop a term", value: { add: ["Contoso", "Fabrikam"], remove: ["Northwind"] } } },
 };
 
 const EXAMPLE_REQUEST_ID = "3f2a6c1e-8b7d-4e5f-a1b2-c3d4e5f6a7b8";
